@@ -1,0 +1,72 @@
+"""cryptorobot-mock: a wire-compatible fake of the Cryptorobot.ai Feathers API, and its contract.
+
+Entry points:
+- `MockServer` — the server (`async with MockServer(seed=42) as server:` or `with MockServer().running()`).
+- `load_contract()` / `Contract` — the JSON Schemas of every service, event and error, with validation.
+- `generate()` / `dataset()` — seeded, schema-valid synthetic records and a coherent demo portfolio.
+- `mockserver.strategies` — hypothesis strategies for every schema (imported on demand).
+
+Names resolve on first use (PEP 562), so `import mockserver.contract` in a CI contract check does not pay for
+aiohttp and python-socketio, and `serve` does not pay for hypothesis.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mockserver.contract import Contract, ContractError, Problem, load_contract
+    from mockserver.errors import FeathersError
+    from mockserver.server import ActivityOptions, MockServer, Options, ServerThread
+    from mockserver.synth import Dataset, Generator, UserSeed, dataset, generate, generate_event
+
+_HOME = {
+    "ActivityOptions": "mockserver.server",
+    "Contract": "mockserver.contract",
+    "ContractError": "mockserver.contract",
+    "Dataset": "mockserver.synth",
+    "FeathersError": "mockserver.errors",
+    "Generator": "mockserver.synth",
+    "MockServer": "mockserver.server",
+    "Options": "mockserver.server",
+    "Problem": "mockserver.contract",
+    "ServerThread": "mockserver.server",
+    "UserSeed": "mockserver.synth",
+    "dataset": "mockserver.synth",
+    "generate": "mockserver.synth",
+    "generate_event": "mockserver.synth",
+    "load_contract": "mockserver.contract",
+}
+
+__all__ = [
+    "ActivityOptions",
+    "Contract",
+    "ContractError",
+    "Dataset",
+    "FeathersError",
+    "Generator",
+    "MockServer",
+    "Options",
+    "Problem",
+    "ServerThread",
+    "UserSeed",
+    "dataset",
+    "generate",
+    "generate_event",
+    "load_contract",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        home = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module 'mockserver' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,94 @@
+"""`cryptorobot-mock serve`: the mock for frontend development, alive out of the box."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from mockserver.server import MockServer
+
+__all__ = ["serve_command"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: str) -> timedelta:
+    match = _DURATION.match(value)
+    if match is None or float(match.group(1)) <= 0:
+        raise click.BadParameter(f"expected a positive duration such as 30s, 15m, 2h or 7d, got {value!r}")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _user(value: str) -> str:
+    email, sep, password = value.partition(":")
+    if not sep or "@" not in email or not password:
+        raise click.BadParameter(f"expected EMAIL:PASSWORD, got {value!r}")
+    return value
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=3030, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the demo data and the live activity.")
+@click.option(
+    "--user", "users", multiple=True, metavar="EMAIL:PASSWORD",
+    help="A user with a seeded portfolio; repeatable. Replaces the default demo users.",
+)
+@click.option("--quiet-streams", is_flag=True, help="No live tickers, fills, signals, messages or system events.")
+@click.option("--ticker-interval", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between ticker updates (0: off).")
+@click.option("--trade-interval", default=5.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between simulated fills (0: off).")
+@click.option("--signal-interval", default=15.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between model signals (0: off).")
+@click.option("--message-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between notifications (0: off).")
+@click.option("--event-interval", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between system events (0: off).")
+@click.option("--token-lifetime", default="7d", show_default=True, help="Access-token lifetime, e.g. 30s, 15m, 7d.")
+@click.option("--start-delay", default=0.5, show_default=True, type=click.FloatRange(min=0), help="Seconds a trader spends in starting/stopping.")
+@click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
+def serve_command(
+    host: str, port: int, seed: int, users: tuple[str, ...], quiet_streams: bool, ticker_interval: float,
+    trade_interval: float, signal_interval: float, message_interval: float, event_interval: float,
+    token_lifetime: str, start_delay: float, jwt_secret: str | None,
+) -> None:
+    """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
+    from mockserver.server import ActivityOptions, MockServer, Options
+
+    for user in users:
+        _user(user)
+    options = Options(token_lifetime=_duration(token_lifetime), start_delay=start_delay)
+    activity = None if quiet_streams else ActivityOptions(
+        ticker_interval=ticker_interval, trade_interval=trade_interval, signal_interval=signal_interval,
+        message_interval=message_interval, system_event_interval=event_interval,
+    )
+    server = MockServer(
+        seed=seed, users=list(users) or None, host=host, port=port, options=options, activity=activity,
+        jwt_secret=jwt_secret,
+    )
+    try:
+        asyncio.run(_serve(server))
+    except OSError as error:
+        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        sys.exit(1)
+
+
+async def _serve(server: MockServer) -> None:
+    await server.start()
+    click.echo(f"listening on {server.url}")
+    for email, password, keys in server.credentials():
+        click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        click.echo("stopped")

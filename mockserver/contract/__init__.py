@@ -1,0 +1,31 @@
+"""The API contract: the service catalog, the JSON Schemas, and validation with Feathers-shaped errors.
+
+One package holds both the catalog (which services, methods and events exist) and the schemas (what their
+data looks like), because everything above it needs the two together: the server validates bodies and routes
+calls, the generators build schema-valid records, the pytest plugin checks what went over the wire. It imports
+nothing of ours but `mockserver.errors` (ARCHITECTURE.md, layer 1).
+
+    contract = load_contract()
+    contract.validate("traders", "patch", {"stoploss": 1})   # -> [{"path": "stoploss", ...}]
+    contract.check("strategies", "create", body)               # raises BadRequest("Validation failed")
+"""
+
+from __future__ import annotations
+
+from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
+from mockserver.contract._contract import Contract, default_contract, load_contract
+from mockserver.contract._loader import ContractError
+from mockserver.contract._problems import Problem
+
+__all__ = [
+    "METHODS",
+    "SERVICES",
+    "Contract",
+    "ContractError",
+    "Problem",
+    "Scope",
+    "ServiceSpec",
+    "default_contract",
+    "load_contract",
+    "service_spec",
+]

@@ -1,0 +1,7 @@
+"""The mock server: store, query engine, auth, services, channels, Socket.IO and REST transports."""
+
+from mockserver.server._activity import ActivityOptions
+from mockserver.server._app import MockServer, ServerThread, parse_user
+from mockserver.server._core import Options
+
+__all__ = ["ActivityOptions", "MockServer", "Options", "ServerThread", "parse_user"]

@@ -1,0 +1,237 @@
+"""`MockServer`: one aiohttp app serving Socket.IO and REST on one port, with all state on the instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, TypeVar
+
+import socketio
+from aiohttp import web
+
+from mockserver.contract import Contract, default_contract
+from mockserver.server._activity import Activity, ActivityOptions
+from mockserver.server._auth import TokenIssuer
+from mockserver.server._channels import Audience, Channels
+from mockserver.server._core import Core, Options
+from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
+from mockserver.server._services import build_services
+from mockserver.server._socket import SocketTransport
+from mockserver.synth import Dataset, UserSeed, dataset
+
+__all__ = ["MockServer", "ServerThread", "parse_user"]
+
+T = TypeVar("T")
+log = logging.getLogger("mockserver")
+
+
+def parse_user(spec: str | UserSeed) -> UserSeed:
+    """`EMAIL:PASSWORD` (the CLI's --user form) or a UserSeed as is."""
+    if isinstance(spec, UserSeed):
+        return spec
+    email, sep, password = spec.partition(":")
+    if not sep or "@" not in email or not password:
+        raise ValueError(f"user must look like EMAIL:PASSWORD, got {spec!r}")
+    return UserSeed(email=email, password=password)
+
+
+class MockServer:
+    """A fake Cryptorobot.ai server that the official Feathers clients cannot tell from the real one.
+
+    `async with MockServer(seed=42) as server:` binds 127.0.0.1 on a free port; `server.url` is its origin.
+    Sync code uses `with MockServer(...).running() as handle:` instead, which runs the same core on a thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        users: Sequence[str | UserSeed] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: Options | None = None,
+        activity: ActivityOptions | None = None,
+        contract: Contract | None = None,
+        jwt_secret: str | None = None,
+    ) -> None:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+        self.seed = seed
+        self.users = None if users is None else tuple(parse_user(u) for u in users)
+        self.host = host
+        self.requested_port = port
+        self.options = options or Options()
+        self.activity_options = activity
+        self.contract = contract or default_contract()
+        issuer = TokenIssuer.random(lifetime=self.options.token_lifetime)
+        if jwt_secret is not None:
+            issuer = TokenIssuer(secret=jwt_secret, lifetime=self.options.token_lifetime)
+        self.dataset: Dataset = dataset(seed, self.users)
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp", cors_allowed_origins="*", logger=False, engineio_logger=False,
+            max_http_buffer_size=MAX_BODY_BYTES,
+        )
+        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self.sio.attach(self.app)
+        self.core = Core(
+            contract=self.contract, channels=Channels(self.sio), issuer=issuer, options=self.options, seed=seed
+        )
+        build_services(self.core)
+        self.sockets = SocketTransport(self.core, self.sio)
+        self.rest = RestTransport(self.core, self.app)
+        self.activity: Activity | None = None
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._load()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server is not started; use `async with MockServer(...)` or `.running()`")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> MockServer:
+        if self._runner is not None:
+            raise RuntimeError("the server is already started")
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.requested_port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        if self.activity_options is not None:
+            self.activity = Activity(self.core, self.activity_options, seed=self.seed)
+            self.activity.start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        if self.activity is not None:
+            await self.activity.stop()
+            self.activity = None
+        self.core.cancel_tasks()
+        await self.sockets.disconnect_all()
+        await self._runner.cleanup()
+        self._runner = None
+        self.port = None
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ServerThread]:
+        """Run on a background event-loop thread for sync callers; yields a handle with the same core."""
+        handle = ServerThread(self)
+        handle.start()
+        try:
+            yield handle
+        finally:
+            handle.stop()
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        ds = self.dataset
+        passwords = {ds.user_id(email): password for email, password in ds.passwords.items()}
+        self.core.store.load(ds.records, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions)
+
+    def credentials(self) -> list[tuple[str, str, list[str]]]:
+        """(email, password, API keys) of every seeded user, for the `serve` banner and for tests."""
+        ds = self.dataset
+        keys_of: dict[str, list[str]] = {}
+        key_owner = {rec["_id"]: rec["userId"] for rec in ds.records.get("keys", [])}
+        for secret, key_id in ds.api_keys.items():
+            keys_of.setdefault(key_owner.get(key_id, ""), []).append(secret)
+        return [(email, pw, keys_of.get(ds.user_id(email), [])) for email, pw in ds.passwords.items()]
+
+    @property
+    def store(self) -> Any:
+        """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
+        return self.core.store
+
+    async def reset(self, *, disconnect: bool = True) -> None:
+        """Back to the seeded dataset, as a fresh server would start; by default drops every connection."""
+        self.core.cancel_tasks()
+        if disconnect:
+            await self.sockets.disconnect_all()
+        self.core.denied_tokens.clear()
+        self.core.clock.offset = 0.0
+        self._load()
+
+    def emit(self, path: str, event: str, payload: Any, *, user_id: str | None = None) -> frozenset[str]:
+        """Publish a server-made event; to one user's connections when `user_id` is given, else by the
+        service's scope (owned records go to their `userId`). Returns the socket ids it reached."""
+        spec = self.contract.services()
+        if path not in spec:
+            raise KeyError(f"unknown service {path!r}; known: {', '.join(spec)}")
+        if user_id is not None:
+            audience = Audience.owner(user_id)
+        else:
+            audience = self.core.audience_of(path, payload)
+        return self.core.channels.publish(f"{path} {event}", payload, audience)
+
+
+class ServerThread:
+    """Runs a MockServer's event loop on a daemon thread; `call` runs anything on that loop and waits."""
+
+    def __init__(self, server: MockServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="cryptorobot-mock", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        self.run(self.server.start(), timeout=timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        try:
+            self.run(self.server.stop(), timeout=timeout)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout)
+            self.loop.close()
+
+    def run(self, awaitable: Awaitable[T], *, timeout: float | None = 30.0) -> T:
+        """Await something on the server's loop from this thread."""
+
+        async def wrapper() -> T:
+            return await awaitable
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
+        return future.result(timeout)
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a plain function on the loop thread (the core is not thread-safe) and return its result."""
+
+        async def wrapper() -> T:
+            return func(*args, **kwargs)
+
+        return self.run(wrapper())
+
+    def reset(self, *, disconnect: bool = True) -> None:
+        self.run(self.server.reset(disconnect=disconnect))
+
+    def emit(self, path: str, event: str, payload: Any, *, user_id: str | None = None) -> frozenset[str]:
+        return self.call(self.server.emit, path, event, payload, user_id=user_id)

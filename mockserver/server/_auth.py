@@ -1,0 +1,87 @@
+"""Access tokens as Feathers signs them (D9), with the jsonwebtoken error texts clients already handle."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from mockserver.errors import NotAuthenticated
+
+__all__ = ["AUDIENCE", "TokenIssuer", "iso_millis"]
+
+AUDIENCE = "https://cryptorobot.ai"
+_JWT_ERROR = {"name": "JsonWebTokenError"}
+
+
+def iso_millis(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, the only timestamp form on the wire (D7)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIssuer:
+    """Signs and verifies HS256 access tokens; `lifetime` is configurable because expiry is a test scenario."""
+
+    secret: str
+    lifetime: timedelta = timedelta(days=7)
+    audience: str = AUDIENCE
+
+    @classmethod
+    def random(cls, *, lifetime: timedelta = timedelta(days=7)) -> TokenIssuer:
+        return cls(secret=secrets.token_hex(32), lifetime=lifetime)
+
+    def issue(self, user_id: str, *, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+        """A fresh token (new iat, exp and jti every time, D9) and its claims in Feathers' order."""
+        issued = int((now or datetime.now(UTC)).timestamp())
+        payload: dict[str, Any] = {
+            "iat": issued,
+            "exp": issued + max(int(self.lifetime.total_seconds()), 1),
+            "aud": self.audience,
+            "sub": str(user_id),
+            "jti": str(uuid.uuid4()),
+        }
+        token = jwt.encode(payload, self.secret, algorithm="HS256", headers={"typ": "access"})
+        return token, payload
+
+    def verify(self, token: Any) -> dict[str, Any]:
+        """The claims of a valid token, or NotAuthenticated with the message jsonwebtoken would give."""
+        if not isinstance(token, str) or not token:
+            raise NotAuthenticated("No access token")
+        if token.count(".") != 2:
+            raise NotAuthenticated("jwt malformed", data=dict(_JWT_ERROR))
+        if token.endswith("."):  # an unsigned (alg: none) token
+            raise NotAuthenticated("jwt signature is required", data=dict(_JWT_ERROR))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                audience=self.audience,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            expired_at = _expired_at(token)
+            raise NotAuthenticated(
+                "jwt expired", data={"name": "TokenExpiredError", "expiredAt": expired_at}
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise NotAuthenticated("invalid signature", data=dict(_JWT_ERROR)) from None
+        except jwt.InvalidAudienceError:
+            raise NotAuthenticated(
+                f"jwt audience invalid. expected: {self.audience}", data=dict(_JWT_ERROR)
+            ) from None
+        except jwt.InvalidAlgorithmError:
+            raise NotAuthenticated("invalid algorithm", data=dict(_JWT_ERROR)) from None
+        except jwt.PyJWTError:
+            raise NotAuthenticated("invalid token", data=dict(_JWT_ERROR)) from None
+        return claims
+
+
+def _expired_at(token: str) -> str:
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return iso_millis(datetime.fromtimestamp(float(claims["exp"]), UTC))

@@ -1,0 +1,126 @@
+"""The state and rules shared by both transports: who is calling, what the clock says, where events go."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from mockserver.contract import Contract, Scope, service_spec
+from mockserver.server._auth import TokenIssuer, iso_millis
+from mockserver.server._channels import Audience, Channels
+from mockserver.server._store import Store
+
+if TYPE_CHECKING:
+    from mockserver.server._services import Service
+
+__all__ = ["Caller", "Clock", "Core", "Options"]
+
+Provider = Literal["socketio", "rest", "server"]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Behaviour switches the spec leaves to the mock (each named after the decision it tunes)."""
+
+    token_lifetime: timedelta = timedelta(days=7)
+    start_delay: float = 0.05  # seconds between `starting` and `running` (D5); 0 allowed
+    full_removed_strategy: bool = False  # D2: `strategies removed` carries the whole record
+    exchange_connect_fails: bool = False  # §10.7 step 3: credentials answer 502 BadGateway
+    deny_logged_out_tokens: bool = False  # §5.5: a logged-out token answers 401 from then on
+
+
+@dataclass(slots=True)
+class Clock:
+    """Wall-clock time plus an adjustable offset, so tests can move time without sleeping."""
+
+    offset: float = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def iso(self) -> str:
+        return iso_millis(self.now())
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who makes a service call; `user` is the external view of the authenticated user, or None."""
+
+    provider: Provider
+    user: dict[str, Any] | None = None
+    sid: str | None = None
+    api_key: dict[str, Any] | None = None
+    token: str | None = None  # the access token this call was authenticated with
+
+    @property
+    def user_id(self) -> str | None:
+        return None if self.user is None else str(self.user["_id"])
+
+
+@dataclass(slots=True)
+class Core:
+    """Everything one mock server knows; services and transports hold a reference, never a copy."""
+
+    contract: Contract
+    channels: Channels
+    issuer: TokenIssuer
+    options: Options
+    seed: int
+    store: Store = field(default_factory=Store)
+    clock: Clock = field(default_factory=Clock)
+    services: dict[str, Service] = field(default_factory=dict)
+    denied_tokens: set[str] = field(default_factory=set)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    rng: random.Random = field(init=False)
+    _id_counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def new_id(self) -> str:
+        """A MongoDB-style ObjectId (D6): creation second, random middle, counter."""
+        self._id_counter = (self._id_counter + 1) & 0xFFFFFF
+        return f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.rng.getrandbits(40):010x}{self._id_counter:06x}"
+
+    def publish(self, path: str, event: str, record: dict[str, Any], *, audience: Audience | None = None) -> None:
+        """Send `<path> <event>` to the record's audience, as the service's scope defines it (D8)."""
+        if audience is None:
+            audience = self.audience_of(path, record)
+        self.channels.publish(f"{path} {event}", record, audience)
+
+    @staticmethod
+    def audience_of(path: str, record: dict[str, Any]) -> Audience:
+        scope = service_spec(path).scope
+        if scope is Scope.SHARED:
+            return Audience.authenticated()
+        if scope is Scope.SELF:
+            return Audience.owner(str(record["_id"]))
+        return Audience.owner(str(record.get("userId", "")))
+
+    def later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run a server-made change after `delay` seconds, tracked so stop() can cancel it."""
+
+        async def run() -> None:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await action()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def cancel_tasks(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        self.tasks.clear()
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        return self.store.get("users", user_id)
+

@@ -1,0 +1,187 @@
+"""The REST transport on the same aiohttp app and port as Socket.IO (cryptorobot-api.md §2, feathers-protocol.md §10).
+
+Query strings are parsed like `qs` and coerced by the service's schema, then the very same service methods run
+as over the socket, so both transports answer identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import MappingProxyType
+from typing import Any, Final
+
+from aiohttp import web
+
+from mockserver.errors import (
+    BadRequest,
+    FeathersError,
+    Forbidden,
+    GeneralError,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+)
+from mockserver.server._core import Caller, Core
+from mockserver.server._query import coerce_query, field_types_from_schema, parse_query_string
+from mockserver.server._services import Service
+from mockserver.server._socket import call_method, needs_authentication, parse_authorization
+
+__all__ = ["RestTransport"]
+
+log = logging.getLogger("mockserver.rest")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, PATCH, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept",
+    "Access-Control-Max-Age": "600",
+}
+
+MAX_BODY_BYTES: Final = 1_000_000  # the same buffer limit as engine.io's maxHttpBufferSize
+
+
+def _restricted_scopes() -> dict[tuple[str, str], str]:
+    """Scope needed for (service, method) under /restricted/<service> (§10.4, D14); others are not mounted."""
+    scopes: dict[tuple[str, str], str] = {("traders/pods", "create"): "read:traders"}
+    for service, reads, writes in (
+        ("strategies", "read:strategies", "write:strategies"),
+        ("strategies/templates", "read:strategies", None),
+        ("exchanges", "read:exchanges", "write:exchanges"),
+        ("exchanges/ticker", "read:exchanges", None),
+        ("traders", "read:traders", "write:traders"),
+        ("traders/pods/events", "read:traders", None),
+        ("trades", "read:portfolio", None),
+        ("models", "read:models", "write:models"),
+        ("models/signals", "read:models", None),
+    ):
+        scopes.update({(service, method): reads for method in ("find", "get")})
+        if writes is not None:
+            scopes.update({(service, method): writes for method in ("create", "patch", "remove", "update")})
+    return scopes
+
+
+RESTRICTED_SCOPES: Final = MappingProxyType(_restricted_scopes())
+RESTRICTED_PATHS: Final = frozenset(service for service, _ in RESTRICTED_SCOPES)
+
+HTTP_METHODS = {"GET": ("find", "get"), "HEAD": ("find", "get"), "POST": ("create", None),
+                "PATCH": ("patch", "patch"), "PUT": ("update", "update"), "DELETE": ("remove", "remove")}
+
+
+def _json_response(body: Any, status: int, *, head: bool = False) -> web.Response:
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    return web.Response(
+        text=None if head else text, status=status, content_type="application/json", headers=CORS_HEADERS
+    )
+
+
+class RestTransport:
+    """One catch-all route that resolves the longest registered service path (D15)."""
+
+    def __init__(self, core: Core, app: web.Application) -> None:
+        self.core = core
+        self.field_types = {
+            path: field_types_from_schema(core.contract.resolved_schema(path, "object"))
+            for path, service in core.services.items()
+            if "object" in core.contract.kinds(path)
+        }
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=CORS_HEADERS)
+        try:
+            status, body = await self.serve(request)
+        except FeathersError as error:
+            status, body = error.code, error.to_json()
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            error = GeneralError("Internal error in the mock server")
+            status, body = error.code, error.to_json()
+        return _json_response(body, status, head=request.method == "HEAD")
+
+    async def serve(self, request: web.Request) -> tuple[int, Any]:
+        raw_path = request.path.strip("/")
+        restricted = raw_path == "restricted" or raw_path.startswith("restricted/")
+        lookup = raw_path.removeprefix("restricted").strip("/") if restricted else raw_path
+        service, record_id = self.resolve(lookup)
+        if service is None or (restricted and service.path not in RESTRICTED_PATHS):
+            raise NotFound(f"Path /{raw_path} not found")
+        if request.method not in HTTP_METHODS:
+            raise MethodNotAllowed(f"Method {request.method} not allowed")
+        collection_method, item_method = HTTP_METHODS[request.method]
+        method = collection_method if record_id is None else item_method
+        if method is None or method not in service.spec.methods:
+            raise MethodNotAllowed(f"Method `{method or 'create'}` is not supported by this endpoint.")
+        caller = self.caller(request, service.path, method)
+        if restricted:
+            self.check_scope(caller, service.path, method)
+        query = coerce_query(parse_query_string(request.query_string), self.field_types.get(service.path, {}))
+        data = await self.body(request) if method in ("create", "patch") else None
+        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
+        return (201 if method == "create" else 200), result
+
+    def resolve(self, path: str) -> tuple[Service | None, str | None]:
+        segments = [s for s in path.split("/") if s]
+        for end in range(len(segments), 0, -1):
+            service = self.core.services.get("/".join(segments[:end]))
+            if service is None:
+                continue
+            remainder = segments[end:]
+            if len(remainder) > 1:
+                return None, None
+            return service, (remainder[0] if remainder else None)
+        return None, None
+
+    def caller(self, request: web.Request, path: str, method: str) -> Caller:
+        """Who is calling, from `Authorization: Bearer <jwt>` or `Authorization: ApiKey <key>` (§5)."""
+        credentials = parse_authorization(request.headers.get("Authorization"))
+        anonymous = Caller(provider="rest")
+        if credentials is None or (path == "authentication" and method == "create"):
+            if needs_authentication(path, method):
+                raise NotAuthenticated("Not authenticated")
+            return anonymous
+        scheme, secret = credentials
+        if scheme == "apikey":
+            return self.api_key_caller(secret)
+        if scheme != "bearer":
+            raise NotAuthenticated(f"Unsupported authorization scheme '{scheme}'")
+        claims = self.core.issuer.verify(secret)
+        if secret in self.core.denied_tokens:
+            raise NotAuthenticated("Invalid access token")
+        user = self.core.user(str(claims["sub"]))
+        if user is None:
+            raise NotFound(f"No record found for id '{claims['sub']}'")
+        return Caller(provider="rest", user=user, token=secret)
+
+    def api_key_caller(self, secret: str) -> Caller:
+        store = self.core.store
+        key = store.get("keys", store.api_keys.get(secret, ""))
+        user = None if key is None else self.core.user(str(key["userId"]))
+        if key is None or user is None:
+            raise NotAuthenticated("Invalid API key")
+        key["lastUsed"] = self.core.clock.iso()  # bookkeeping: no event (D15)
+        return Caller(provider="rest", user=user, api_key=key)
+
+    @staticmethod
+    def check_scope(caller: Caller, path: str, method: str) -> None:
+        """Under /restricted a key needs the scope for the call; a login token acts for its user (D14, D15)."""
+        if caller.api_key is None:
+            return
+        scope = RESTRICTED_SCOPES.get((path, method))
+        if scope is not None and scope not in caller.api_key.get("scopes", ()):
+            raise Forbidden(f"Missing scope '{scope}'", data={"scope": scope})
+
+    @staticmethod
+    async def body(request: web.Request) -> Any:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as too_large:
+            raise BadRequest(f"Request body is larger than {MAX_BODY_BYTES} bytes") from too_large
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as bad:
+            raise BadRequest(f"Invalid JSON in request body: {bad}") from None
+

@@ -1,0 +1,214 @@
+"""The Socket.IO transport: Feathers' method events, acks, login state and expiry (feathers-protocol.md §2, §5).
+
+One handler per Feathers method name is registered; any other event name has no handler, so python-socketio
+sends no ack at all, exactly like Feathers (D11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from mockserver.contract import METHODS
+from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNotAllowed, NotAuthenticated, NotFound
+from mockserver.server._core import Caller, Core
+from mockserver.server._services import Service
+
+__all__ = ["SocketTransport", "call_method", "needs_authentication", "parse_authorization"]
+
+log = logging.getLogger("mockserver.socket")
+
+QUERY_POSITION = {"find": 0, "update": 2, "patch": 2}  # everything else: 1 (transport-commons utils.ts)
+Ack = tuple[None, Any] | dict[str, Any]
+
+
+def needs_authentication(path: str, method: str) -> bool:
+    """Every call needs a user except login and sign-up (§5.8)."""
+    return not (path == "authentication" or (path == "users" and method == "create"))
+
+
+def parse_authorization(header: str | None) -> tuple[str, str] | None:
+    """(scheme, credential) from an Authorization header: `Bearer t`, `JWT t`, `ApiKey k`, or a bare token."""
+    if not header or not header.strip():
+        return None
+    parts = header.strip().split(None, 1)
+    if len(parts) == 1:
+        return "bearer", parts[0]
+    scheme = parts[0].lower()
+    return ("bearer" if scheme == "jwt" else scheme), parts[1].strip()
+
+
+async def call_method(
+    service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any
+) -> Any:
+    """Run one standard method after the argument checks both transports share."""
+    if not isinstance(query, Mapping):
+        raise BadRequest("Invalid query: expected an object", data={"query": query})
+    if method in ("get", "patch", "remove"):
+        if record_id is None:
+            if method == "patch":
+                raise MethodNotAllowed("Can not patch multiple entries")
+            if method == "remove" and service.path != "authentication":
+                raise MethodNotAllowed("Can not remove multiple entries")
+        elif isinstance(record_id, bool) or not isinstance(record_id, str | int | float):
+            raise BadRequest(f"Invalid id for .{method}: expected a string or a number")
+    if method in ("create", "patch"):
+        if isinstance(data, list) and method == "create":
+            raise MethodNotAllowed("Can not create multiple entries")
+        if not isinstance(data, Mapping):
+            raise BadRequest(f"Invalid data for .{method}: expected an object")
+    if method == "find":
+        return await service.find(caller, query)
+    if method == "get":
+        return await service.get(caller, record_id, query)
+    if method == "create":
+        return await service.create(caller, data, query)
+    if method == "patch":
+        return await service.patch(caller, record_id, data, query)
+    return await service.remove(caller, record_id, query)
+
+
+def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
+    """(id, data) from the arguments after the path, in Feathers' order for each method."""
+    if method == "create":
+        return None, rest[0] if rest else {}
+    record_id = rest[0] if rest and method != "find" else None
+    data = rest[1] if method == "patch" and len(rest) > 1 else None
+    return record_id, data
+
+
+@dataclass(slots=True)
+class Session:
+    """Login state of one socket (Feathers keeps it on the connection object)."""
+
+    token: str | None = None
+    user_id: str | None = None
+    expiry: asyncio.TimerHandle | None = None
+
+    def clear(self) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
+        self.token = self.user_id = self.expiry = None
+
+
+class SocketTransport:
+    """Binds the core to a python-socketio server."""
+
+    def __init__(self, core: Core, sio: socketio.AsyncServer) -> None:
+        self.core = core
+        self.sio = sio
+        self.sessions: dict[str, Session] = {}
+        for method in METHODS:
+            sio.on(method, self._handler(method))
+        sio.on("connect", self.on_connect)
+        sio.on("disconnect", self.on_disconnect)
+
+    def _handler(self, method: str) -> Callable[..., Awaitable[Ack]]:
+        async def handle(sid: str, *args: Any) -> Ack:
+            try:
+                return (None, await self.dispatch(sid, method, args))
+            except FeathersError as error:
+                return error.to_json()
+            except Exception:  # a bug of ours must not kill the connection or leave the client hanging
+                log.exception("unexpected error in %s", method)
+                return GeneralError("Internal error in the mock server").to_json()
+
+        return handle
+
+    async def dispatch(self, sid: str, method: str, args: tuple[Any, ...]) -> Any:
+        if not args or not isinstance(args[0], str):
+            raise NotFound("Invalid service path")
+        path = args[0].strip("/")
+        service = self.core.services.get(path)
+        if service is None:
+            raise NotFound(f"Service '{path}' not found")
+        if method not in service.spec.methods:
+            raise MethodNotAllowed(f"Method '{method}' not allowed on service '{path}'")
+        rest = args[1:]
+        position = QUERY_POSITION.get(method, 1)
+        if len(rest) > position + 1:
+            raise BadRequest(f"Too many arguments for '{method}' method")
+        query = rest[position] if len(rest) > position and rest[position] is not None else {}
+        caller = self.caller(sid)
+        if caller.user is None and needs_authentication(path, method):
+            raise NotAuthenticated("Not authenticated")
+        record_id, data = _positional(method, rest)
+        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
+        if path == "authentication":
+            if method == "create":
+                self.login(sid, result)
+            else:
+                self.logout(sid)
+        return result
+
+    def caller(self, sid: str) -> Caller:
+        """The connection's user, re-checked on every call as Feathers' authenticate hook does."""
+        session = self.sessions.get(sid)
+        if session is None or session.token is None:
+            return Caller(provider="socketio", sid=sid)
+        self.core.issuer.verify(session.token)  # raises `jwt expired` once the token has run out
+        user = self.core.user(session.user_id or "")
+        if user is None:
+            raise NotFound(f"No record found for id '{session.user_id}'")
+        return Caller(provider="socketio", user=user, sid=sid, token=session.token)
+
+    def login(self, sid: str, result: Mapping[str, Any]) -> None:
+        """Store the new token on the connection, join its channels, and arm the expiry disconnect (D9)."""
+        session = self.sessions.setdefault(sid, Session())
+        session.clear()
+        session.token = str(result["accessToken"])
+        session.user_id = str(result["user"]["_id"])
+        self.core.channels.join(sid, session.user_id)
+        expires_in = float(result["authentication"]["payload"]["exp"]) - self.core.clock.now().timestamp()
+        loop = asyncio.get_running_loop()
+        session.expiry = loop.call_later(max(expires_in, 0.0), lambda: self._spawn(self.expire(sid)))
+
+    def logout(self, sid: str) -> None:
+        session = self.sessions.get(sid)
+        if session is not None:
+            session.clear()
+        self.core.channels.leave(sid)
+
+    async def expire(self, sid: str) -> None:
+        """Token ran out: the server sends DISCONNECT, the client sees `io server disconnect` (§5.5)."""
+        self.logout(sid)
+        await self.sio.disconnect(sid)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.core.tasks.add(task)
+        task.add_done_callback(self.core.tasks.discard)
+
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6)."""
+        self.sessions[sid] = Session()
+        credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        if credentials is None:
+            return
+        scheme, token = credentials
+        if scheme != "bearer":
+            return  # API keys are not offered over the socket (§5.7)
+        auth_service = self.core.services["authentication"]
+        try:
+            result = await auth_service.create(
+                Caller(provider="socketio", sid=sid), {"strategy": "jwt", "accessToken": token}, {}
+            )
+        except FeathersError as error:
+            self.sessions.pop(sid, None)
+            raise socketio.exceptions.ConnectionRefusedError(error.message, error.data) from None
+        self.login(sid, result)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = self.sessions.pop(sid, None)
+        if session is not None:
+            session.clear()
+        self.core.channels.leave(sid)
+
+    async def disconnect_all(self) -> None:
+        for sid in list(self.sessions):
+            await self.sio.disconnect(sid)

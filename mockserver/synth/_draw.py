@@ -1,0 +1,120 @@
+"""Seeded primitives shared by every builder: ids, timestamps and human text.
+
+Timestamps derive from a fixed epoch, never the wall clock, so a seed reproduces byte-identical JSON (D7).
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+import time
+from collections.abc import Sequence
+from typing import TypeVar
+
+__all__ = ["DAY_MS", "EPOCH_MS", "HOUR_MS", "Draw", "iso_ms", "ms_of"]
+
+EPOCH_MS = 1705312800000
+"""2024-01-15T10:00:00.000Z, the instant of the docs' examples: "now" for every generated record."""
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+_T = TypeVar("_T")
+
+
+def iso_ms(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds (D7); about three times faster than going through datetime."""
+    seconds, millis = divmod(ms, 1000)
+    t = time.gmtime(seconds)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - the fastest formatting here
+        t.tm_year,
+        t.tm_mon,
+        t.tm_mday,
+        t.tm_hour,
+        t.tm_min,
+        t.tm_sec,
+        millis,
+    )
+
+
+def ms_of(iso: str) -> int:
+    """Back from `iso_ms` output ("2024-01-15T10:00:00.000Z") to epoch milliseconds."""
+    seconds = calendar.timegm(
+        (
+            int(iso[0:4]),
+            int(iso[5:7]),
+            int(iso[8:10]),
+            int(iso[11:13]),
+            int(iso[14:16]),
+            int(iso[17:19]),
+            0,
+            0,
+            0,
+        )
+    )
+    return seconds * 1000 + int(iso[20:23])
+
+
+class Draw:
+    """One seeded random stream plus lazily built pools of human text.
+
+    Faker is slow to import and to call, so it runs once per Draw, on first need, to fill a small pool of
+    people; the fast paths (tickers, trades, pod events) never touch it.
+    """
+
+    __slots__ = ("_people", "rng", "seed")
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self._people: tuple[tuple[str, str], ...] | None = None
+
+    # ids and time -------------------------------------------------------------------------------------------
+
+    def object_id(self, at_ms: int = EPOCH_MS) -> str:
+        """A 24-hex ObjectId whose leading 4 bytes are the creation second, as MongoDB makes them (D6)."""
+        return "%08x%016x" % (at_ms // 1000, self.rng.getrandbits(64))  # noqa: UP031
+
+    def hex(self, n_chars: int) -> str:
+        return "%0*x" % (n_chars, self.rng.getrandbits(4 * n_chars))  # noqa: UP031
+
+    def created_ms(self, max_age_days: int = 90) -> int:
+        """A creation instant within `max_age_days` before the epoch, on a whole millisecond."""
+        return EPOCH_MS - self.rng.randrange(1, max_age_days * DAY_MS)
+
+    def later_ms(self, after_ms: int, until_ms: int = EPOCH_MS) -> int:
+        """An instant in [after_ms, until_ms]: keeps createdAt <= updatedAt."""
+        if until_ms <= after_ms:
+            return after_ms
+        return after_ms + self.rng.randrange(until_ms - after_ms + 1)
+
+    # choices ------------------------------------------------------------------------------------------------
+
+    def choice(self, options: Sequence[_T]) -> _T:
+        return options[int(self.rng.random() * len(options))]
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    # human text ---------------------------------------------------------------------------------------------
+
+    def person(self) -> tuple[str, str]:
+        """A (full name, e-mail) pair from the seeded Faker pool."""
+        if self._people is None:
+            self._people = _people_pool(self.seed)
+        return self.choice(self._people)
+
+
+def _people_pool(seed: int, size: int = 64) -> tuple[tuple[str, str], ...]:
+    from faker import Faker  # lazy: ~90 ms to import, and only users need it
+
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    people = []
+    for index in range(size):
+        first, last = fake.first_name(), fake.last_name()
+        domain = fake.free_email_domain()
+        # The index keeps e-mails unique inside the pool, which the users service requires.
+        email = f"{first}.{last}{index}@{domain}".lower().replace(" ", "").replace("'", "")
+        people.append((f"{first} {last}", email))
+    return tuple(people)
