@@ -21,7 +21,11 @@ class FeathersSocketClient:
     """`async with FeathersSocketClient(url) as client: await client.call("find", "traders", {})`."""
 
     def __init__(
-        self, url: str, *, transports: list[str] | None = None, headers: dict[str, str] | None = None,
+        self,
+        url: str,
+        *,
+        transports: list[str] | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.url = url
@@ -39,9 +43,7 @@ class FeathersSocketClient:
             self._arrived.notify_all()
 
     async def connect(self) -> FeathersSocketClient:
-        await self.sio.connect(
-            self.url, transports=self.transports, headers=self.headers, wait_timeout=self.timeout
-        )
+        await self.sio.connect(self.url, transports=self.transports, headers=self.headers, wait_timeout=self.timeout)
         return self
 
     async def close(self) -> None:
@@ -57,7 +59,7 @@ class FeathersSocketClient:
         """Send one method call and return its result, or raise the FeathersError it was answered with."""
         reply = await self.sio.call(method, (path, *args), timeout=self.timeout)
         if isinstance(reply, tuple | list):
-            error, result = (list(reply) + [None, None])[:2]
+            error, result = [*list(reply), None, None][:2]
         else:
             error, result = reply, None
         if error:
@@ -70,7 +72,7 @@ class FeathersSocketClient:
         )
         return result
 
-    async def wait_for(self, event: str, *, count: int = 1, timeout: float = 5.0) -> list[Any]:
+    async def wait_for(self, event: str, *, count: int = 1, timeout: float = 5.0) -> list[Any]:  # noqa: ASYNC109
         """Payloads of `event`, once at least `count` have arrived (raises TimeoutError otherwise)."""
 
         async def enough() -> list[Any]:

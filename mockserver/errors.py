@@ -82,9 +82,23 @@ Unavailable = _define("Unavailable", 503, "unavailable")
 ERROR_CLASSES: dict[int, type[FeathersError]] = {
     cls.code: cls
     for cls in (
-        BadRequest, NotAuthenticated, PaymentError, Forbidden, NotFound, MethodNotAllowed, NotAcceptable,
-        Timeout, Conflict, Gone, LengthRequired, Unprocessable, TooManyRequests, GeneralError,
-        NotImplemented_, BadGateway, Unavailable,
+        BadRequest,
+        NotAuthenticated,
+        PaymentError,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Timeout,
+        Conflict,
+        Gone,
+        LengthRequired,
+        Unprocessable,
+        TooManyRequests,
+        GeneralError,
+        NotImplemented_,
+        BadGateway,
+        Unavailable,
     )
 }
 

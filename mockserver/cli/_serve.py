@@ -36,25 +36,76 @@ def _user(value: str) -> str:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=3030, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
+@click.option(
+    "--port", default=3030, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one."
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the demo data and the live activity.")
 @click.option(
-    "--user", "users", multiple=True, metavar="EMAIL:PASSWORD",
+    "--user",
+    "users",
+    multiple=True,
+    metavar="EMAIL:PASSWORD",
     help="A user with a seeded portfolio; repeatable. Replaces the default demo users.",
 )
 @click.option("--quiet-streams", is_flag=True, help="No live tickers, fills, signals, messages or system events.")
-@click.option("--ticker-interval", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between ticker updates (0: off).")
-@click.option("--trade-interval", default=5.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between simulated fills (0: off).")
-@click.option("--signal-interval", default=15.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between model signals (0: off).")
-@click.option("--message-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between notifications (0: off).")
-@click.option("--event-interval", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Mean seconds between system events (0: off).")
+@click.option(
+    "--ticker-interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between ticker updates (0: off).",
+)
+@click.option(
+    "--trade-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Mean seconds between simulated fills (0: off).",
+)
+@click.option(
+    "--signal-interval",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Mean seconds between model signals (0: off).",
+)
+@click.option(
+    "--message-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Mean seconds between notifications (0: off).",
+)
+@click.option(
+    "--event-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Mean seconds between system events (0: off).",
+)
 @click.option("--token-lifetime", default="7d", show_default=True, help="Access-token lifetime, e.g. 30s, 15m, 7d.")
-@click.option("--start-delay", default=0.5, show_default=True, type=click.FloatRange(min=0), help="Seconds a trader spends in starting/stopping.")
+@click.option(
+    "--start-delay",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a trader spends in starting/stopping.",
+)
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
 def serve_command(
-    host: str, port: int, seed: int, users: tuple[str, ...], quiet_streams: bool, ticker_interval: float,
-    trade_interval: float, signal_interval: float, message_interval: float, event_interval: float,
-    token_lifetime: str, start_delay: float, jwt_secret: str | None,
+    host: str,
+    port: int,
+    seed: int,
+    users: tuple[str, ...],
+    quiet_streams: bool,
+    ticker_interval: float,
+    trade_interval: float,
+    signal_interval: float,
+    message_interval: float,
+    event_interval: float,
+    token_lifetime: str,
+    start_delay: float,
+    jwt_secret: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options
@@ -62,12 +113,24 @@ def serve_command(
     for user in users:
         _user(user)
     options = Options(token_lifetime=_duration(token_lifetime), start_delay=start_delay)
-    activity = None if quiet_streams else ActivityOptions(
-        ticker_interval=ticker_interval, trade_interval=trade_interval, signal_interval=signal_interval,
-        message_interval=message_interval, system_event_interval=event_interval,
+    activity = (
+        None
+        if quiet_streams
+        else ActivityOptions(
+            ticker_interval=ticker_interval,
+            trade_interval=trade_interval,
+            signal_interval=signal_interval,
+            message_interval=message_interval,
+            system_event_interval=event_interval,
+        )
     )
     server = MockServer(
-        seed=seed, users=list(users) or None, host=host, port=port, options=options, activity=activity,
+        seed=seed,
+        users=list(users) or None,
+        host=host,
+        port=port,
+        options=options,
+        activity=activity,
         jwt_secret=jwt_secret,
     )
     try:

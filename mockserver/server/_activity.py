@@ -32,8 +32,13 @@ class ActivityOptions:
     system_event_interval: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("ticker_interval", "trade_interval", "signal_interval", "message_interval",
-                     "system_event_interval"):
+        for name in (
+            "ticker_interval",
+            "trade_interval",
+            "signal_interval",
+            "message_interval",
+            "system_event_interval",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
@@ -106,7 +111,9 @@ class Activity:
         if not running:
             return
         trader = self.rng.choice(running)
-        open_trades = [t for t in self.core.store.records("trades") if t.get("traderId") == trader["_id"] and t.get("is_open")]
+        open_trades = [
+            t for t in self.core.store.records("trades") if t.get("traderId") == trader["_id"] and t.get("is_open")
+        ]
         if open_trades and self.rng.random() < 0.5:
             self._close(trader, self.rng.choice(open_trades))
         else:
@@ -128,32 +135,52 @@ class Activity:
         amount = float(draft["amount"])
         trade = {
             **draft,
-            "_id": self.core.new_id(), "userId": trader["userId"], "traderId": trader["_id"],
-            "exchangeId": trader.get("exchangeId", draft.get("exchangeId")), "is_open": True,
-            "open_rate": price, "open_date": stamp, "stake_amount": round(amount * price, 2),
-            "close_rate": None, "close_date": None, "profit_abs": None, "profit_ratio": None, "exit_reason": None,
-            "createdAt": stamp, "updatedAt": stamp,
+            "_id": self.core.new_id(),
+            "userId": trader["userId"],
+            "traderId": trader["_id"],
+            "exchangeId": trader.get("exchangeId", draft.get("exchangeId")),
+            "is_open": True,
+            "open_rate": price,
+            "open_date": stamp,
+            "stake_amount": round(amount * price, 2),
+            "close_rate": None,
+            "close_date": None,
+            "profit_abs": None,
+            "profit_ratio": None,
+            "exit_reason": None,
+            "createdAt": stamp,
+            "updatedAt": stamp,
         }
         self.core.services["trades"].insert(trade)
         base = pair.split("/")[0]
-        self._pod_event(trader, f"Bought {amount:g} {base} @ {price:g}",
-                        {"pair": pair, "side": "buy", "amount": amount, "price": price, "tradeId": trade["_id"]})
+        self._pod_event(
+            trader,
+            f"Bought {amount:g} {base} @ {price:g}",
+            {"pair": pair, "side": "buy", "amount": amount, "price": price, "tradeId": trade["_id"]},
+        )
 
     def _close(self, trader: dict[str, Any], trade: dict[str, Any]) -> None:
         price = self._price(trader, str(trade["pair"])) or float(trade["open_rate"]) * (1 + self.rng.gauss(0, 0.01))
         profit_ratio = round(price / float(trade["open_rate"]) - 1, 6)
         stamp = self.core.clock.iso()
         closed = {
-            **trade, "is_open": False, "close_rate": price, "close_date": stamp,
-            "profit_ratio": profit_ratio, "profit_abs": round(float(trade["stake_amount"]) * profit_ratio, 2),
-            "exit_reason": "roi" if profit_ratio > 0 else "stop_loss", "updatedAt": stamp,
+            **trade,
+            "is_open": False,
+            "close_rate": price,
+            "close_date": stamp,
+            "profit_ratio": profit_ratio,
+            "profit_abs": round(float(trade["stake_amount"]) * profit_ratio, 2),
+            "exit_reason": "roi" if profit_ratio > 0 else "stop_loss",
+            "updatedAt": stamp,
         }
         self.core.store.put("trades", closed)
         self.core.publish("trades", "patched", dict(closed))
         base = str(trade["pair"]).split("/")[0]
-        self._pod_event(trader, f"Sold {trade['amount']:g} {base} @ {price:g}",
-                        {"pair": trade["pair"], "side": "sell", "amount": trade["amount"], "price": price,
-                         "tradeId": trade["_id"]})
+        self._pod_event(
+            trader,
+            f"Sold {trade['amount']:g} {base} @ {price:g}",
+            {"pair": trade["pair"], "side": "sell", "amount": trade["amount"], "price": price, "tradeId": trade["_id"]},
+        )
 
     def _pod_event(self, trader: dict[str, Any], message: str, data: dict[str, Any]) -> None:
         service = self.core.services["traders/pods/events"]
@@ -170,10 +197,17 @@ class Activity:
         draft = self.generator.one("models/signals")
         pair = self.rng.choice(model.get("pairs") or [draft["pair"]])
         for user_id in subscribers:
-            self.core.services["models/signals"].insert({
-                **draft, "_id": self.core.new_id(), "userId": user_id, "modelId": model["_id"], "pair": pair,
-                "interval": model.get("interval", draft["interval"]), "createdAt": self.core.clock.iso(),
-            })
+            self.core.services["models/signals"].insert(
+                {
+                    **draft,
+                    "_id": self.core.new_id(),
+                    "userId": user_id,
+                    "modelId": model["_id"],
+                    "pair": pair,
+                    "interval": model.get("interval", draft["interval"]),
+                    "createdAt": self.core.clock.iso(),
+                }
+            )
 
     def message(self) -> None:
         users = list(self.core.store.records("users"))
@@ -182,10 +216,16 @@ class Activity:
         user = self.rng.choice(users)
         draft = self.generator.one("messages")
         stamp = self.core.clock.iso()
-        self.core.services["messages"].insert({
-            **draft, "_id": self.core.new_id(), "userId": user["_id"], "read": False,
-            "createdAt": stamp, "updatedAt": stamp,
-        })
+        self.core.services["messages"].insert(
+            {
+                **draft,
+                "_id": self.core.new_id(),
+                "userId": user["_id"],
+                "read": False,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            }
+        )
 
     def system_event(self) -> None:
         draft = self.generator.one("events")
@@ -199,4 +239,3 @@ def _decimals(price: float) -> int:
     if price >= 1:
         return 4
     return 8
-

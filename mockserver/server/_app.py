@@ -75,7 +75,10 @@ class MockServer:
             issuer = TokenIssuer(secret=jwt_secret, lifetime=self.options.token_lifetime)
         self.dataset: Dataset = dataset(seed, self.users)
         self.sio = socketio.AsyncServer(
-            async_mode="aiohttp", cors_allowed_origins="*", logger=False, engineio_logger=False,
+            async_mode="aiohttp",
+            cors_allowed_origins="*",
+            logger=False,
+            engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -182,10 +185,7 @@ class MockServer:
         spec = self.contract.services()
         if path not in spec:
             raise KeyError(f"unknown service {path!r}; known: {', '.join(spec)}")
-        if user_id is not None:
-            audience = Audience.owner(user_id)
-        else:
-            audience = self.core.audience_of(path, payload)
+        audience = Audience.owner(user_id) if user_id is not None else self.core.audience_of(path, payload)
         return self.core.channels.publish(f"{path} {event}", payload, audience)
 
 

@@ -66,15 +66,11 @@ class TokenIssuer:
             )
         except jwt.ExpiredSignatureError:
             expired_at = _expired_at(token)
-            raise NotAuthenticated(
-                "jwt expired", data={"name": "TokenExpiredError", "expiredAt": expired_at}
-            ) from None
+            raise NotAuthenticated("jwt expired", data={"name": "TokenExpiredError", "expiredAt": expired_at}) from None
         except jwt.InvalidSignatureError:
             raise NotAuthenticated("invalid signature", data=dict(_JWT_ERROR)) from None
         except jwt.InvalidAudienceError:
-            raise NotAuthenticated(
-                f"jwt audience invalid. expected: {self.audience}", data=dict(_JWT_ERROR)
-            ) from None
+            raise NotAuthenticated(f"jwt audience invalid. expected: {self.audience}", data=dict(_JWT_ERROR)) from None
         except jwt.InvalidAlgorithmError:
             raise NotAuthenticated("invalid algorithm", data=dict(_JWT_ERROR)) from None
         except jwt.PyJWTError:

@@ -87,7 +87,9 @@ class Core:
     def new_id(self) -> str:
         """A MongoDB-style ObjectId (D6): creation second, random middle, counter."""
         self._id_counter = (self._id_counter + 1) & 0xFFFFFF
-        return f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.rng.getrandbits(40):010x}{self._id_counter:06x}"
+        return (
+            f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.rng.getrandbits(40):010x}{self._id_counter:06x}"
+        )
 
     def publish(self, path: str, event: str, record: dict[str, Any], *, audience: Audience | None = None) -> None:
         """Send `<path> <event>` to the record's audience, as the service's scope defines it (D8)."""
@@ -123,4 +125,3 @@ class Core:
 
     def user(self, user_id: str) -> dict[str, Any] | None:
         return self.store.get("users", user_id)
-

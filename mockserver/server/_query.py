@@ -303,7 +303,7 @@ def _compact(value: Any) -> Any:
     if type(value) is list:
         return [_compact(item) for item in value if item is not _HOLE]
     if type(value) is dict:
-        return {key: _compact(item) for key, item in value.items()}
+        return {key: _compact(value[key]) for key in _js_keys(value)}
     return value
 
 

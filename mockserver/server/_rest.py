@@ -64,8 +64,14 @@ def _restricted_scopes() -> dict[tuple[str, str], str]:
 RESTRICTED_SCOPES: Final = MappingProxyType(_restricted_scopes())
 RESTRICTED_PATHS: Final = frozenset(service for service, _ in RESTRICTED_SCOPES)
 
-HTTP_METHODS = {"GET": ("find", "get"), "HEAD": ("find", "get"), "POST": ("create", None),
-                "PATCH": ("patch", "patch"), "PUT": ("update", "update"), "DELETE": ("remove", "remove")}
+HTTP_METHODS = {
+    "GET": ("find", "get"),
+    "HEAD": ("find", "get"),
+    "POST": ("create", None),
+    "PATCH": ("patch", "patch"),
+    "PUT": ("update", "update"),
+    "DELETE": ("remove", "remove"),
+}
 
 
 def _json_response(body: Any, status: int, *, head: bool = False) -> web.Response:
@@ -96,8 +102,8 @@ class RestTransport:
             status, body = error.code, error.to_json()
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
-            error = GeneralError("Internal error in the mock server")
-            status, body = error.code, error.to_json()
+            internal = GeneralError("Internal error in the mock server")
+            status, body = internal.code, internal.to_json()
         return _json_response(body, status, head=request.method == "HEAD")
 
     async def serve(self, request: web.Request) -> tuple[int, Any]:
@@ -184,4 +190,3 @@ class RestTransport:
             return json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as bad:
             raise BadRequest(f"Invalid JSON in request body: {bad}") from None
-

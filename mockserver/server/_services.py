@@ -127,7 +127,9 @@ class Service:
             return self.view(caller, record)
         return self.save_patch(caller, updated)
 
-    def save_patch(self, caller: Caller, updated: dict[str, Any], *, audience: Audience | None = None) -> dict[str, Any]:
+    def save_patch(
+        self, caller: Caller, updated: dict[str, Any], *, audience: Audience | None = None
+    ) -> dict[str, Any]:
         if "updatedAt" in updated:
             updated["updatedAt"] = self.core.clock.iso()
         self.core.store.put(self.path, updated)
@@ -135,9 +137,7 @@ class Service:
         self.core.publish(self.path, "patched", result, audience=audience)
         return result
 
-    async def apply(
-        self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
         """The patched record (a new dict), or None when the patch changes nothing. Top-level merge, as memory."""
         return {**record, **changes}
 
@@ -146,7 +146,9 @@ class Service:
         self.before_remove(caller, record)
         self.core.store.delete(self.path, str(record["_id"]))
         result = self.view(caller, record)
-        self.core.publish(self.path, "removed", self.removed_payload(result), audience=self.core.audience_of(self.path, record))
+        self.core.publish(
+            self.path, "removed", self.removed_payload(result), audience=self.core.audience_of(self.path, record)
+        )
         return result
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:
@@ -167,7 +169,9 @@ def _id_text(record_id: Any) -> str:
     return "null" if record_id is None else str(record_id)
 
 
-def _reference_errors(core: Core, caller: Caller, fields: Mapping[str, Any], refs: Mapping[str, str]) -> list[dict[str, str]]:
+def _reference_errors(
+    core: Core, caller: Caller, fields: Mapping[str, Any], refs: Mapping[str, str]
+) -> list[dict[str, str]]:
     """Problems with ids that must name the caller's own records (D15)."""
     problems = []
     for field_name, path in refs.items():
@@ -201,7 +205,9 @@ class Users(Service):
         if "email" in changes:
             other = self.core.store.user_by_email(str(changes["email"]))
             if other is not None and other["_id"] != record["_id"]:
-                raise Conflict("A user with this email already exists", errors=[{"path": "email", "message": "is taken"}])
+                raise Conflict(
+                    "A user with this email already exists", errors=[{"path": "email", "message": "is taken"}]
+                )
         return {**record, **changes}
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:
@@ -281,10 +287,15 @@ class Exchanges(Service):
 
     async def build(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {
-            "connected": False, "avatar": "", "whitelist": [], "blacklist": [],
-            "ccxt_config": {}, "ccxt_async_config": {}, "active": True,
+            "connected": False,
+            "avatar": "",
+            "whitelist": [],
+            "blacklist": [],
+            "ccxt_config": {},
+            "ccxt_async_config": {},
+            "active": True,
         }
-        credentials = {k: fields.pop(k) for k in ("apiKey", "secret") if k in fields}
+        credentials: dict[str, Any] = {k: fields.pop(k) for k in ("apiKey", "secret") if k in fields}
         record.update(fields)
         if "which" in fields:
             record.update(exchange_profile(str(fields["which"])))
@@ -293,7 +304,7 @@ class Exchanges(Service):
         return record
 
     async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
-        credentials = {k: changes.pop(k) for k in ("apiKey", "secret") if k in changes}
+        credentials: dict[str, Any] = {k: changes.pop(k) for k in ("apiKey", "secret") if k in changes}
         updated = {**record, **changes}
         if "which" in changes and changes["which"] != record.get("which"):
             updated.update(exchange_profile(str(changes["which"])))  # step 2: market data for the exchange
@@ -343,21 +354,27 @@ class Traders(Service):
             "stressShield": {"enabled": True},
             "webhook": {"enabled": True, "format": "json", "url": ""},
             "api_server": {
-                "enabled": True, "listen_ip_address": "0.0.0.0", "listen_port": 8080, "verbosity": "error",
-                "jwt_secret_key": secrets.token_hex(32), "username": f"freqtrader-{trader_id_hint}",
+                "enabled": True,
+                "listen_ip_address": "0.0.0.0",
+                "listen_port": 8080,
+                "verbosity": "error",
+                "jwt_secret_key": secrets.token_hex(32),
+                "username": f"freqtrader-{trader_id_hint}",
                 "password": secrets.token_urlsafe(18),
             },
         }
         running = bool(fields.pop("running", False))
         record = {**defaults, **fields, "running": False, "status": "stopped"}
         if running:
-            raise Unprocessable("Create the trader first, then patch {\"running\": true} to start it")
+            raise Unprocessable('Create the trader first, then patch {"running": true} to start it')
         return record
 
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
         fields = self.check("create", data)
         record = self.stamp(caller, await self.build(caller, fields))
-        record["webhook"]["url"] = record["webhook"].get("url") or f"https://api.cryptorobot.ai/webhooks/{record['_id']}"
+        record["webhook"]["url"] = (
+            record["webhook"].get("url") or f"https://api.cryptorobot.ai/webhooks/{record['_id']}"
+        )
         self.core.store.put(self.path, record)
         result = self.view(caller, record)
         self.core.publish(self.path, "created", result)
@@ -372,7 +389,7 @@ class Traders(Service):
             return updated
         wanted = bool(changes["running"])
         status = record["status"]
-        if wanted and status in ("starting", "running") or not wanted and status in ("stopping", "stopped"):
+        if (wanted and status in ("starting", "running")) or (not wanted and status in ("stopping", "stopped")):
             del changes["running"]  # idempotent (D15): the run state stays as it is
             return {**record, **changes} if changes else None
         if wanted and status == "stopping":
@@ -479,8 +496,7 @@ class Models(Service):
     ) -> dict[str, Any]:
         record = self.load_matching(caller, record_id, query)
         changes = self.check("patch", data)
-        updated = await self.apply(caller, record, changes)
-        assert updated is not None
+        updated = await self.apply(caller, record, changes) or dict(record)
         # `subscribed` is per caller, so the event goes to the caller's own connections only (§10.13).
         return self.save_patch(caller, updated, audience=Audience.owner(caller.user_id or ""))
 
@@ -498,9 +514,10 @@ class Authentication(Service):
             claims = self.core.issuer.verify(data.get("accessToken"))
             if data.get("accessToken") in self.core.denied_tokens:
                 raise NotAuthenticated("Invalid access token")
-            user = self.core.user(str(claims["sub"]))
-            if user is None:
+            found = self.core.user(str(claims["sub"]))
+            if found is None:
                 raise NotFound(f"No record found for id '{claims['sub']}'")
+            user = found
         else:
             raise NotAuthenticated("Invalid authentication information (no `strategy` set)")
         token, payload = self.core.issuer.issue(str(user["_id"]), now=self.core.clock.now())
@@ -544,9 +561,21 @@ def _plain(service_path: str) -> type[Service]:
 def build_services(core: Core) -> dict[str, Service]:
     """One instance of every service in the catalog, keyed by path."""
     classes: list[type[Service]] = [
-        Authentication, Users, Keys, Strategies, Exchanges, Traders, Pods, PodEvents, Models,
-        _plain("strategies/templates"), _plain("exchanges/ticker"), _plain("trades"),
-        _plain("models/signals"), _plain("messages"), _plain("events"),
+        Authentication,
+        Users,
+        Keys,
+        Strategies,
+        Exchanges,
+        Traders,
+        Pods,
+        PodEvents,
+        Models,
+        _plain("strategies/templates"),
+        _plain("exchanges/ticker"),
+        _plain("trades"),
+        _plain("models/signals"),
+        _plain("messages"),
+        _plain("events"),
     ]
     services = {cls.path: cls(core) for cls in classes}
     core.services.update(services)

@@ -43,9 +43,7 @@ def parse_authorization(header: str | None) -> tuple[str, str] | None:
     return ("bearer" if scheme == "jwt" else scheme), parts[1].strip()
 
 
-async def call_method(
-    service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any
-) -> Any:
+async def call_method(service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any) -> Any:
     """Run one standard method after the argument checks both transports share."""
     if not isinstance(query, Mapping):
         raise BadRequest("Invalid query: expected an object", data={"query": query})

@@ -7,7 +7,7 @@ just loading a dataset again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ class Store:
         *,
         passwords: Mapping[str, str],
         api_keys: Mapping[str, str],
-        subscriptions: Mapping[str, Sequence[str] | set[str]],
+        subscriptions: Mapping[str, Iterable[str]],
     ) -> None:
         """Replace everything with a private deep copy of a dataset (JSON round-trip: fast and exact)."""
         copied: dict[str, list[dict[str, Any]]] = json.loads(json.dumps(records))

@@ -205,12 +205,13 @@ def message(
     user_id: str | None = None,
     trader_name: str | None = None,
     which: str | None = None,
+    content: tuple[str, str, str] | None = None,
     created_ms: int | None = None,
 ) -> dict[str, Any]:
-    """A notification (§10.15) that names the user's own trader and exchange when given."""
+    """A notification (§10.15): `content` is (title, text, level), else a template naming trader/exchange."""
     created = created_ms if created_ms is not None else draw.created_ms(30)
-    title, text, level = draw.choice(_MESSAGES)
-    read = draw.chance(0.5)
+    title, text, level = content or draw.choice(_MESSAGES)
+    read = draw.chance(0.9 if EPOCH_MS - created > 3 * DAY_MS else 0.3)  # old news has mostly been read
     return {
         "_id": draw.object_id(created),
         "userId": user_id or draw.object_id(created - 30 * DAY_MS),

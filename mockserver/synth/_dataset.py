@@ -250,19 +250,19 @@ class _Portfolio:
         plans: list[tuple[Record | None, bool]] = [(tmpl_1, True), (tmpl_2, True), (None, False)]
         if draw.chance(0.5):
             plans[1] = (None, False)
-        return [
-            self._add(
-                "strategies",
-                strategy(
-                    draw,
-                    user_id=self.user_id,
-                    template=template,
-                    configured=configured,
-                    created_ms=joined + rng.randrange(HOUR_MS, 20 * DAY_MS),
-                ),
+        result: list[Record] = []
+        for template, configured in plans:
+            record = strategy(
+                draw,
+                user_id=self.user_id,
+                template=template,
+                configured=configured,
+                created_ms=joined + rng.randrange(HOUR_MS, 20 * DAY_MS),
             )
-            for template, configured in plans
-        ]
+            while any(record["name"] == other["name"] for other in result):  # names a user can tell apart
+                record["name"] = strategy(draw, template=template, configured=configured)["name"]
+            result.append(self._add("strategies", record))
+        return result
 
     def _traders(self, joined: int, exchanges: list[Record], strategies: list[Record]) -> list[Record]:
         draw, rng = self.draw, self.draw.rng
@@ -390,18 +390,33 @@ class _Portfolio:
             self.api_keys[key_value(draw)] = record["_id"]
 
     def _messages(self, traders: list[Record], exchanges: list[Record]) -> None:
-        draw, rng = self.draw, self.draw.rng
-        for _ in range(5):
-            self._add(
-                "messages",
-                message(
-                    draw,
-                    user_id=self.user_id,
-                    trader_name=draw.choice(traders)["name"],
-                    which=draw.choice(exchanges)["which"],
-                    created_ms=EPOCH_MS - rng.randrange(HOUR_MS, 14 * DAY_MS),
-                ),
+        """Notifications about what actually happened to this user's exchanges, traders and trades."""
+        draw = self.draw
+        notes: list[tuple[int, tuple[str, str, str]]] = [
+            (
+                ms_of(e["createdAt"]) + HOUR_MS,
+                ("Exchange connected", f"Your {e['which']} account is connected", "info"),
             )
+            for e in exchanges
+        ]
+        for t in traders:
+            name, status, changed = t["name"], t["status"], ms_of(t["updatedAt"])
+            if status == "running":
+                notes.append(
+                    (ms_of(t["createdAt"]) + HOUR_MS, ("Trader started", f"{name} is now running", "info"))
+                )
+            elif status == "error":
+                text = f"{name} stopped after an exchange error"
+                notes.append((changed, ("Trader error", text, "error")))
+            elif "exchangeId" in t:
+                notes.append((changed, ("Trader stopped", f"{name} has stopped", "info")))
+        by_trader = {t["_id"]: t["name"] for t in traders}
+        stop_losses = [t for t in self.records.get("trades", []) if t["exit_reason"] == "stop_loss"]
+        for trade_record in sorted(stop_losses, key=lambda t: str(t["close_date"]))[-2:]:  # the latest two
+            text = f"{by_trader[trade_record['traderId']]} sold {trade_record['pair']} at its stop loss"
+            notes.append((ms_of(trade_record["close_date"]), ("Stop loss hit", text, "warning")))
+        for created, content in sorted(notes, key=lambda note: note[0]):
+            self._add("messages", message(draw, user_id=self.user_id, content=content, created_ms=created))
 
     def _signals(self) -> None:
         draw, rng = self.draw, self.draw.rng

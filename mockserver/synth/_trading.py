@@ -221,7 +221,10 @@ def trader(
             "stake_amount": "unlimited" if draw.chance(0.6) else round(wallet / draw.choice((5, 10, 20)), 8),
             "fiat_display_currency": "EUR" if stake_currency == "EUR" else "USD",
             "cancel_open_orders_on_exit": True,
-            "unfilledtimeout": {"entry": draw.choice((10, 10, 5, 15, 30)), "exit": draw.choice((10, 10, 5, 30))},
+            "unfilledtimeout": {
+                "entry": draw.choice((10, 10, 5, 15, 30)),
+                "exit": draw.choice((10, 10, 5, 30)),
+            },
             "stressShield": {"enabled": draw.chance(0.85)},
         }
     else:  # never configured: the documented create defaults (§10.9)
