@@ -57,9 +57,7 @@ _CUSTOM_FORMATS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
-def standalone_schema(
-    service: str, *, kind: str = "object", contract: Contract | None = None
-) -> dict[str, Any]:
+def standalone_schema(service: str, *, kind: str = "object", contract: Contract | None = None) -> dict[str, Any]:
     """The draft-7, reference-free form of a kind's schema that the strategies are built from."""
     contract = _contract(contract)
     _check_kind(contract, service, kind, allowed=None)
@@ -73,9 +71,7 @@ def record(service: str, *, kind: str = "object", contract: Contract | None = No
     return _strategy(contract, service, kind)
 
 
-def request(
-    service: str, *, kind: str = "create", contract: Contract | None = None
-) -> st.SearchStrategy[Any]:
+def request(service: str, *, kind: str = "create", contract: Contract | None = None) -> st.SearchStrategy[Any]:
     """Bodies a client sends to `service`: `create`, `patch` (or authentication's `request`)."""
     contract = _contract(contract)
     _check_kind(contract, service, kind, allowed=lambda k: k in REQUEST_KINDS)
@@ -155,9 +151,7 @@ def _inline(node: Any, resolver: Resolver[Any], depth: int) -> Any:
             out.setdefault("dependencies", {}).update(_inline(value, resolver, depth))
         elif key in ("properties", "patternProperties", "dependencies"):
             # The keys here are property names, not keywords: only the subschemas are converted.
-            out.setdefault(key, {}).update(
-                {name: _inline(sub, resolver, depth) for name, sub in value.items()}
-            )
+            out.setdefault(key, {}).update({name: _inline(sub, resolver, depth) for name, sub in value.items()})
         else:
             out[key] = _inline(value, resolver, depth)
     if out.get("format") == "date-time" and "pattern" in out:

@@ -145,6 +145,7 @@ async def _serve(server: MockServer) -> None:
     click.echo(f"listening on {server.url}")
     for email, password, keys in server.credentials():
         click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
+    click.echo("press Ctrl-C to stop")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

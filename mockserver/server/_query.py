@@ -2,13 +2,14 @@
 
 Client authors test their paging and filters against this mock and then run the same code against Feathers, so
 this is a port, not an approximation (feathers-protocol.md §9-10, cryptorobot-api.md §3-4). Sources followed:
-qs 6.14 `lib/parse.js` and `lib/utils.js` (how koa-qs turns a query string into objects),
+qs 6.17 `lib/parse.js` and `lib/utils.js` (how koa-qs turns a query string into objects),
 @feathersjs/adapter-commons 5.0.50 `query.ts`, `sort.ts` and `index.ts` (filters, error texts, sort order,
-`$select`), @feathersjs/memory 5.0.50 (the find/get flow) and sift 17 (matching, with its array walking).
+`$select`), @feathersjs/memory 5.0.50 (the find/get flow) and sift 17.1 (matching, with its array walking).
 
-Deliberate departures, each because Feathers' behaviour there is a crash or contradicts the spec:
-- `total` counts every match (memory 5.0.x counts only the returned page when the query has conditions);
+Deliberate departures, each where Feathers crashes or the spec asks for something else:
 - a dotted `$sort` path through a missing or null object sorts as undefined (Feathers throws a TypeError);
+- null and a missing field sort as equals, keeping store order (5.0.50's `compare` answers -1 both ways, which
+  leaves their order to V8's TimSort internals);
 - a single string `$select` selects that one field, an object `$select` its keys (Feathers' `select` breaks);
 - a query that is not an object is a BadRequest (Feathers spreads strings and arrays into index keys);
 - sift's plain `Error`s (malformed operator use) become GeneralError with sift's message;
@@ -135,7 +136,7 @@ def _js_string(value: Any, *, in_array: bool = False) -> str:
     if type(value) is bool:
         return "true" if value else "false"
     if type(value) is int:
-        return str(value)
+        return str(value) if abs(value) < 10**21 else _js_number_string(float(value))
     if type(value) is float:
         return _js_number_string(value)
     if type(value) is str:
@@ -212,10 +213,22 @@ _PARAMETER_LIMIT: Final = 1000
 _BRACKET_OPEN: Final = re.compile("%5B", re.IGNORECASE)
 _BRACKET_CLOSE: Final = re.compile("%5D", re.IGNORECASE)
 _BROKEN_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_OBJECT_PROTOTYPE_KEYS: Final = frozenset({
-    "constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "toString",
-    "valueOf", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
-})
+_OBJECT_PROTOTYPE_KEYS: Final = frozenset(
+    {
+        "constructor",
+        "hasOwnProperty",
+        "isPrototypeOf",
+        "propertyIsEnumerable",
+        "toLocaleString",
+        "toString",
+        "valueOf",
+        "__proto__",
+        "__defineGetter__",
+        "__defineSetter__",
+        "__lookupGetter__",
+        "__lookupSetter__",
+    }
+)
 
 
 def parse_query_string(raw: str) -> dict[str, Any]:
@@ -307,17 +320,31 @@ def _compact(value: Any) -> Any:
     return value
 
 
-class _QsParse:
-    """State of one qs.parse call: which objects are "overflowed" arrays and their highest index.
+def _count_elements(items: list[Any]) -> int:
+    return sum(1 for item in items if item is not _HOLE)
 
-    qs keeps this in a WeakMap side channel; here it lives on the call, keyed by id() with the object held so
+
+def _max_numeric_index(obj: Mapping[str, Any], floor: int) -> int:
+    numbers = [int(key) for key in obj if _INTEGER_KEY.fullmatch(key)]
+    return max([floor, *numbers])
+
+
+_INTEGER_KEY: Final = re.compile(r"0|-?[1-9][0-9]*")
+
+
+class _QsParse:
+    """State of one qs.parse call: which objects are "overflowed" arrays or strictMerge "conflict" wrappers,
+    with their highest index.
+
+    qs keeps these in WeakMap side channels; here they live on the call, keyed by id() with the object held so
     the id cannot be reused while parsing.
     """
 
-    __slots__ = ("_overflow",)
+    __slots__ = ("_conflict", "_overflow")
 
     def __init__(self) -> None:
         self._overflow: dict[int, tuple[dict[str, Any], int]] = {}
+        self._conflict: dict[int, tuple[Any, int]] = {}
 
     def is_overflow(self, value: Any) -> bool:
         return type(value) is dict and id(value) in self._overflow
@@ -327,6 +354,16 @@ class _QsParse:
 
     def mark(self, value: dict[str, Any], max_index: int) -> dict[str, Any]:
         self._overflow[id(value)] = (value, max_index)
+        return value
+
+    def is_conflict(self, value: Any) -> bool:
+        return id(value) in self._conflict and self._conflict[id(value)][0] is value
+
+    def conflict_index(self, value: Any) -> int:
+        return self._conflict[id(value)][1]
+
+    def mark_conflict(self, value: Any, max_index: int) -> Any:
+        self._conflict[id(value)] = (value, max_index)
         return value
 
     def values(self, raw: str) -> dict[str, Any]:
@@ -345,8 +382,10 @@ class _QsParse:
 
     def combine(self, first: Any, second: Any) -> Any:
         if self.is_overflow(first):
-            index = self.max_index(first) + 1
-            first[str(index)] = second
+            index = self.max_index(first)
+            for item in second if type(second) is list else [second]:
+                index += 1
+                first[str(index)] = item
             self.mark(first, index)
             return first
         head = first if type(first) is list else [first]
@@ -381,14 +420,21 @@ class _QsParse:
             return target
         if type(source) is not dict and type(source) is not list:
             if type(target) is list:
-                if len(target) >= _ARRAY_LIMIT:
+                if _count_elements(target) >= _ARRAY_LIMIT:
                     return self.mark(_array_to_object([*target, source]), len(target))
                 target.append(source)
                 return target
-            if type(target) is dict and self.is_overflow(target):
-                index = self.max_index(target) + 1
-                target[str(index)] = source
-                self.mark(target, index)
+            if type(target) is dict:
+                if self.is_overflow(target):
+                    index = self.max_index(target) + 1
+                    target[str(index)] = source
+                    self.mark(target, index)
+                elif self.is_conflict(target):
+                    index = self.conflict_index(target) + 1
+                    target[str(index)] = source
+                    self.mark_conflict(target, index)
+                else:
+                    return self.mark_conflict([target, source], 1)
                 return target
             return [target, source]
         if type(target) is not dict and type(target) is not list:
@@ -415,20 +461,24 @@ class _QsParse:
                         target.append(item)
                 else:
                     _set_index(target, index, item)
-            if len(target) > _ARRAY_LIMIT:
+            if _count_elements(target) > _ARRAY_LIMIT:
                 return self.mark(_array_to_object(target), len(target) - 1)
             return target
         merged = _array_to_object(target) if type(target) is list else cast(dict[str, Any], target)
+        if type(target) is list and self.is_conflict(target):
+            self.mark_conflict(merged, len(target) - 1)
         items = _array_to_object(source) if type(source) is list else cast(dict[str, Any], source)
         for key in _js_keys(items):
             value = items[key]
             merged[key] = self.merge(merged[key], value) if key in merged else value
             if self.is_overflow(items) and not self.is_overflow(merged):
-                self.mark(merged, self.max_index(items))
+                self.mark(merged, _max_numeric_index(merged, self.max_index(items)))
             if self.is_overflow(merged):
                 number = _canonical_index(key)
                 if number is not None and number > self.max_index(merged):
                     self.mark(merged, number)
+            if self.is_conflict(merged) and _INTEGER_KEY.fullmatch(key) and int(key) > self.conflict_index(merged):
+                self.mark_conflict(merged, int(key))
         return merged
 
 
@@ -442,7 +492,6 @@ _DATE_TIME: Final = re.compile(
     r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?)?"
     r"(?P<zone>[Zz]|[+\- ]\d{2}:?\d{2})?"
 )
-_COERCED_OPERATORS: Final = _FIELD_OPERATORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,9 +548,14 @@ def _canonical_date_time(text: str) -> str | None:
     fraction = (part["fraction"] or "") + "000"
     try:
         moment = datetime(
-            int(part["year"]), int(part["month"] or 1), int(part["day"] or 1),
-            int(part["hour"] or 0), int(part["minute"] or 0), int(part["second"] or 0),
-            int(fraction[:3]) * 1000, tzinfo=tzinfo,
+            int(part["year"]),
+            int(part["month"] or 1),
+            int(part["day"] or 1),
+            int(part["hour"] or 0),
+            int(part["minute"] or 0),
+            int(part["second"] or 0),
+            int(fraction[:3]) * 1000,
+            tzinfo=tzinfo,
         ).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
@@ -544,7 +598,7 @@ def _coerce_field(path: str, value: Any, field_types: Mapping[str, FieldType]) -
     if kind is dict:
         if any(key[:1] == "$" for key in value):
             field_type = field_types.get(path)
-            if field_type is None or any(key not in _COERCED_OPERATORS for key in value):
+            if field_type is None or any(key not in _FIELD_OPERATORS for key in value):
                 return value
             return {key: _coerce_operand(operand, field_type) for key, operand in value.items()}
         return {key: _coerce_field(f"{path}.{key}", item, field_types) for key, item in value.items()}
@@ -697,20 +751,26 @@ def _get(item: Any, key: str) -> Any:
     if kind is dict:
         return item.get(key, _MISSING)
     if kind is list or kind is str:
+        units = _utf16(item) if kind is str else item  # a JavaScript string is indexed by UTF-16 code unit
         if key == "length":
-            return len(item)
+            return len(units)
         index = _canonical_index(key)
-        return item[index] if index is not None and index < len(item) else _MISSING
+        return units[index] if index is not None and index < len(units) else _MISSING
     return _MISSING
 
 
 def _walk(
-    item: Any, path: tuple[str, ...], nan: tuple[bool, ...], depth: int, key: str | int | None, owner: Any,
+    item: Any,
+    path: tuple[str, ...],
+    nan: tuple[bool, ...],
+    depth: int,
+    key: str | int | None,
+    owner: Any,
     found: list[Any],
 ) -> None:
     """sift's `walkKeyPathValues`: every value a dotted path reaches, array elements before the array."""
     end = len(path)
-    if type(item) is list and (depth == end or nan[depth]):
+    if type(item) is list and (depth == end or (nan[depth] and path[depth] != "length")):
         for index, element in enumerate(item):
             _walk(element, path, nan, depth, index, item, found)
     if depth == end or item is None or item is _MISSING:
@@ -763,10 +823,6 @@ def _eq(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-def _never(_values: list[Any]) -> bool:
-    return False
-
-
 def _compile_equals(expected: Any) -> _Test:
     if type(expected) is str:
         return lambda values: expected in values
@@ -800,25 +856,64 @@ def _compile_in(name: str, operand: Any) -> _Test:
 _COMPARISONS: Final = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge}
 
 
+def _js_to_number(value: Any) -> float:
+    """`ToNumber` of a primitive; NaN for text that is not a JavaScript numeric literal."""
+    if value is None:
+        return 0.0
+    if type(value) is not str:
+        return float(value)
+    text = value.strip()
+    if _JS_NUMERIC.fullmatch(text) is None:
+        return math.nan
+    if not text:
+        return 0.0
+    if text[:2].lower() in ("0x", "0b", "0o"):
+        return float(int(text[2:], {"x": 16, "b": 2, "o": 8}[text[1].lower()]))
+    return float(text.replace("Infinity", "inf"))
+
+
+def _js_relational(left: Any, right: Any, compare: Callable[[Any, Any], bool]) -> bool:
+    """`left < right` and friends on JSON values: ToPrimitive, then strings by code unit, else ToNumber."""
+    left = _js_string(left) if type(left) in (list, dict) else left
+    right = _js_string(right) if type(right) in (list, dict) else right
+    if type(left) is str and type(right) is str:
+        return compare(_utf16(left), _utf16(right))
+    a, b = _js_to_number(left), _js_to_number(right)
+    return not (math.isnan(a) or math.isnan(b)) and compare(a, b)
+
+
 def _compile_comparison(name: str, operand: Any) -> _Test:
-    """`$lt` and friends: only values of the operand's JavaScript type compare; null never matches."""
+    """`$lt` and friends: only values of the operand's JavaScript type compare (undefined counts as null)."""
     kind = _js_typeof(operand)
-    if operand is None or kind not in ("number", "string", "boolean"):
-        return _never
     compare = _COMPARISONS[name]
     if kind == "string":
         bound = _utf16(operand)
         return lambda values: any(type(v) is str and compare(_utf16(v), bound) for v in values)
-    return lambda values: any(
-        _js_typeof(v) == kind and compare(v, operand) for v in values if v is not _UNSET_INDEX
-    )
+    if kind != "object":
+        return lambda values: any(
+            _js_typeof(v) == kind and compare(v, operand) for v in values if v is not _UNSET_INDEX
+        )
+    inclusive = name in ("$lte", "$gte")
+
+    def test(values: list[Any]) -> bool:  # null, array and object bounds: JavaScript's coercing comparison
+        for value in values:
+            candidate = None if value is _MISSING else value
+            if value is _UNSET_INDEX or _js_typeof(candidate) != "object":
+                continue
+            if candidate is None and (not inclusive or operand is None):
+                if inclusive:
+                    return True  # `b === params` for null
+                continue  # `b != null && ...`
+            if _js_relational(candidate, operand, compare):
+                return True
+        return False
+
+    return test
 
 
 def _compile_operator(name: str, operand: Any) -> _Test:
     if name == "$ne":
-        return lambda values: not any(
-            _eq(operand, _MISSING if value is _UNSET_INDEX else value) for value in values
-        )
+        return lambda values: not any(_eq(operand, _MISSING if value is _UNSET_INDEX else value) for value in values)
     if name in ("$in", "$nin"):
         return _compile_in(name, operand)
     return _compile_comparison(name, operand)
@@ -922,7 +1017,7 @@ class FindParams:
     """The conditions: every field key plus `$or`/`$and`."""
     limit: int
     skip: int
-    """As Feathers reports it: `$skip` parsed as an integer, 0 when missing or not a number."""
+    """`$skip` parsed as an integer, 0 when missing or not a number; negative counts from the end (slice)."""
     sort: tuple[tuple[str, int], ...]
     """(field path, direction) in priority order; criteria that cannot order anything are dropped."""
     select: tuple[str, ...] | None
@@ -953,16 +1048,22 @@ def _validate(value: Any) -> None:
 
 
 def _parse_sort(value: Any) -> tuple[tuple[str, int], ...]:
+    """The criteria that order anything: a 0 direction is skipped; a NaN one makes the JavaScript comparator
+    return NaN (taken as "equal"), which ends the comparison there, so later criteria never apply."""
     if type(value) is not dict:
         return ()
     criteria: list[tuple[str, int]] = []
+    stopped = False
     for key in _js_keys(value):
         direction = value[key]
         if type(direction) in (dict, list):
             _validate(direction)
+            stopped = True
             continue
         parsed = _js_parse_int(direction)
-        if parsed:
+        if parsed is None:
+            stopped = True
+        elif parsed and not stopped:
             criteria.append((key, parsed))
     return tuple(criteria)
 
@@ -1024,12 +1125,10 @@ def parse_find_params(query: Any, *, default_limit: int = 25, max_limit: int = 1
 
 
 def _sort_key(value: Any) -> tuple[Any, ...]:
-    """adapter-commons `compare` as a key: undefined < null < number < string < boolean < array < object."""
+    """adapter-commons `compare` as a key: undefined/null < number < string < boolean < array < object."""
     kind = type(value)
-    if value is _MISSING:
+    if value is None or value is _MISSING:
         return (0,)
-    if value is None:
-        return (1,)
     if kind is bool:
         return (4, value)
     if kind is int or kind is float:
@@ -1070,9 +1169,7 @@ def _sort_in_place(records: list[Any], criteria: Sequence[tuple[str, int]]) -> N
         records.sort(key=_sort_key_for(path), reverse=direction < 0)
 
 
-def select(
-    record: Mapping[str, Any], fields: Sequence[str] | None, *, id_field: str = "_id"
-) -> dict[str, Any]:
+def select(record: Mapping[str, Any], fields: Sequence[str] | None, *, id_field: str = "_id") -> dict[str, Any]:
     """A deep copy of the record, cut to `fields` plus the id field when fields are given (`_.pick` order)."""
     if fields is None:
         return {key: _json_copy(value) for key, value in record.items()}
@@ -1083,15 +1180,12 @@ def select(
     return picked
 
 
-def find(
-    records: Iterable[Mapping[str, Any]], params: FindParams, *, id_field: str = "_id"
-) -> dict[str, Any]:
+def find(records: Iterable[Mapping[str, Any]], params: FindParams, *, id_field: str = "_id") -> dict[str, Any]:
     """The page envelope {total, limit, skip, data}, in that key order, over records in store order."""
     matched = [record for record in records if params.matcher(record)] if params.query else list(records)
     if params.sort:
         _sort_in_place(matched, params.sort)
-    start = max(params.skip, 0)
-    page = matched[start : start + params.limit] if params.limit > 0 else []
+    page = matched[params.skip :][: params.limit]  # Array.slice: a negative $skip keeps the last -skip
     return {
         "total": len(matched),
         "limit": params.limit,

@@ -23,7 +23,7 @@ from mockserver.errors import (
     NotFound,
 )
 from mockserver.server._core import Caller, Core
-from mockserver.server._query import coerce_query, field_types_from_schema, parse_query_string
+from mockserver.server._query import parse_query_string
 from mockserver.server._services import Service
 from mockserver.server._socket import call_method, needs_authentication, parse_authorization
 
@@ -86,11 +86,6 @@ class RestTransport:
 
     def __init__(self, core: Core, app: web.Application) -> None:
         self.core = core
-        self.field_types = {
-            path: field_types_from_schema(core.contract.resolved_schema(path, "object"))
-            for path, service in core.services.items()
-            if "object" in core.contract.kinds(path)
-        }
         app.router.add_route("*", "/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -122,7 +117,7 @@ class RestTransport:
         caller = self.caller(request, service.path, method)
         if restricted:
             self.check_scope(caller, service.path, method)
-        query = coerce_query(parse_query_string(request.query_string), self.field_types.get(service.path, {}))
+        query = parse_query_string(request.query_string)
         data = await self.body(request) if method in ("create", "patch") else None
         result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
         return (201 if method == "create" else 200), result

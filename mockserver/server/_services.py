@@ -23,7 +23,16 @@ from mockserver.errors import (
 )
 from mockserver.server._channels import Audience
 from mockserver.server._core import Caller, Core
-from mockserver.server._query import check_query_for_get, find, parse_find_params, record_matches_query
+from mockserver.server._query import (
+    FieldType,
+    FindParams,
+    check_query_for_get,
+    coerce_query,
+    field_types_from_schema,
+    find,
+    parse_find_params,
+    select,
+)
 from mockserver.synth import exchange_profile, pod_result
 
 __all__ = ["Service", "build_services"]
@@ -39,6 +48,16 @@ class Service:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.spec = service_spec(self.path)
+        contract = core.contract
+        self.field_types: dict[str, FieldType] = (
+            field_types_from_schema(contract.resolved_schema(self.path, "object"))
+            if "object" in contract.kinds(self.path)
+            else {}
+        )
+
+    def typed(self, query: Mapping[str, Any]) -> Any:
+        """Query values coerced by the schema: REST sends only strings, and dates compare as instants (§4)."""
+        return coerce_query(query, self.field_types)
 
     # -- reading -------------------------------------------------------------------------------------------
     def visible(self, caller: Caller) -> Iterable[dict[str, Any]]:
@@ -74,18 +93,23 @@ class Service:
         return dict(record)
 
     def load_matching(self, caller: Caller, record_id: Any, query: Mapping[str, Any]) -> dict[str, Any]:
-        check_query_for_get(query)
+        """The record for an id that also matches the query; NotFound otherwise, as the memory adapter says."""
+        return self._matching(caller, record_id, query)[0]
+
+    def _matching(self, caller: Caller, record_id: Any, query: Mapping[str, Any]) -> tuple[dict[str, Any], FindParams]:
+        params = check_query_for_get(self.typed(query))
         record = self.load(caller, record_id)
-        if not record_matches_query(self.view(caller, record), query):
+        if not params.matcher(self.view(caller, record)):
             raise NotFound(f"No record found for id '{_id_text(record_id)}'")
-        return record
+        return record, params
 
     async def find(self, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
-        params = parse_find_params(query)
+        params = parse_find_params(self.typed(query))
         return find((self.view(caller, r) for r in self.visible(caller)), params)
 
     async def get(self, caller: Caller, record_id: Any, query: Mapping[str, Any]) -> dict[str, Any]:
-        return self.view(caller, self.load_matching(caller, record_id, query))
+        record, params = self._matching(caller, record_id, query)
+        return select(self.view(caller, record), params.select)
 
     # -- writing (only services whose catalog entry lists the method are ever asked) -------------------------
     def check(self, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,8 @@ def user_seed(seed: int, email: str) -> int:
 
 def dataset(seed: int, users: Sequence[UserSeed] | None = None) -> Dataset:
     """The demo dataset for `seed`; `users` defaults to the golden login user and a second user."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int; got {seed!r}")
     users = tuple(DEFAULT_USERS if users is None else users)
     if not users:
         raise ValueError("users must name at least one UserSeed (or be None for the defaults)")
@@ -123,19 +125,14 @@ def dataset(seed: int, users: Sequence[UserSeed] | None = None) -> Dataset:
     models = [model(shared, index=i, subscribed=False) for i in range(len(MODELS))]
     records["models"] = models
     records["events"] = sorted(
-        (
-            system_event(shared, created_ms=EPOCH_MS - shared.rng.randrange(HOUR_MS, 20 * DAY_MS))
-            for _ in range(3)
-        ),
+        (system_event(shared, created_ms=EPOCH_MS - shared.rng.randrange(HOUR_MS, 20 * DAY_MS)) for _ in range(3)),
         key=lambda r: str(r["createdAt"]),
     )
     api_keys: dict[str, str] = {}
     subscriptions: dict[str, frozenset[str]] = {}
     in_use: set[tuple[str, str]] = set()
     for index, seed_user in enumerate(users):
-        portfolio = _Portfolio(
-            Draw(user_seed(seed, seed_user.email)), seed_user, market, models, golden=index == 0
-        )
+        portfolio = _Portfolio(Draw(user_seed(seed, seed_user.email)), seed_user, market, models, golden=index == 0)
         portfolio.build()
         for path, items in portfolio.records.items():
             records[path].extend(items)
@@ -315,8 +312,15 @@ class _Portfolio:
             opened = sorted(rng.randrange(started + HOUR_MS, EPOCH_MS - HOUR_MS) for _ in range(count))
             open_from = count - _OPEN_PER_RUNNING_TRADER if trader_record["status"] == "running" else count
             last_ms = started
+            open_pairs: set[str] = set()
             for position, opened_ms in enumerate(opened):
-                pair = draw.choice(pairs)
+                is_open = position >= open_from
+                # freqtrade holds at most one open trade per pair
+                pair = (
+                    draw.choice([p for p in pairs if p not in open_pairs] or pairs) if is_open else draw.choice(pairs)
+                )
+                if is_open:
+                    open_pairs.add(pair)
                 self.pairs_in_use.add((which, pair))
                 drift = 1.0 + (rng.random() - 0.5) * 0.2 * (EPOCH_MS - opened_ms) / (60 * DAY_MS)
                 record = self._add(
@@ -330,7 +334,7 @@ class _Portfolio:
                         pair=pair,
                         price=self.market.price(pair) * drift,
                         stake_amount=float(stake),
-                        is_open=position >= open_from,
+                        is_open=is_open,
                         stoploss=stoploss,
                         opened_ms=opened_ms,
                     ),
@@ -402,9 +406,7 @@ class _Portfolio:
         for t in traders:
             name, status, changed = t["name"], t["status"], ms_of(t["updatedAt"])
             if status == "running":
-                notes.append(
-                    (ms_of(t["createdAt"]) + HOUR_MS, ("Trader started", f"{name} is now running", "info"))
-                )
+                notes.append((ms_of(t["createdAt"]) + HOUR_MS, ("Trader started", f"{name} is now running", "info")))
             elif status == "error":
                 text = f"{name} stopped after an exchange error"
                 notes.append((changed, ("Trader error", text, "error")))

@@ -67,7 +67,7 @@ class Draw:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self._people: tuple[tuple[str, str], ...] | None = None
+        self._people: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
     # ids and time -------------------------------------------------------------------------------------------
 
@@ -99,22 +99,24 @@ class Draw:
     # human text ---------------------------------------------------------------------------------------------
 
     def person(self) -> tuple[str, str]:
-        """A (full name, e-mail) pair from the seeded Faker pool."""
+        """A (full name, e-mail) pair: names from the seeded Faker pools, combined by the seeded stream."""
         if self._people is None:
-            self._people = _people_pool(self.seed)
-        return self.choice(self._people)
+            self._people = _name_pools(self.seed)
+        first_names, last_names, domains = self._people
+        first, last = self.choice(first_names), self.choice(last_names)
+        number = self.rng.randrange(10, 100)  # 24 x 24 x 90 combinations keep e-mails (nearly) unique
+        email = f"{first}.{last}{number}@{self.choice(domains)}".lower().replace(" ", "").replace("'", "")
+        return f"{first} {last}", email
 
 
-def _people_pool(seed: int, size: int = 64) -> tuple[tuple[str, str], ...]:
+def _name_pools(seed: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Small pools of first names, last names and mail domains: ~2 ms, once per Draw that needs people."""
     from faker import Faker  # lazy: ~90 ms to import, and only users need it
 
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    people = []
-    for index in range(size):
-        first, last = fake.first_name(), fake.last_name()
-        domain = fake.free_email_domain()
-        # The index keeps e-mails unique inside the pool, which the users service requires.
-        email = f"{first}.{last}{index}@{domain}".lower().replace(" ", "").replace("'", "")
-        people.append((f"{first} {last}", email))
-    return tuple(people)
+    return (
+        tuple(fake.first_name() for _ in range(24)),
+        tuple(fake.last_name() for _ in range(24)),
+        tuple(fake.free_email_domain() for _ in range(5)),
+    )

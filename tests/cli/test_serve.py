@@ -1,0 +1,148 @@
+"""`cryptorobot-mock serve` as a frontend developer runs it: a real process, real output, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mockserver.client import FeathersSocketClient
+from mockserver.contract import default_contract
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """Start `serve`, read its banner up to the URL and the credential lines, stop it afterwards."""
+    proc = subprocess.Popen(
+        [*SERVE, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        assert first.startswith("listening on http://127.0.0.1:"), (first, proc.stderr and proc.stderr.read())
+        url = first.removeprefix("listening on ")
+        lines = []
+        for line in proc.stdout:
+            if line.startswith("press Ctrl-C"):
+                break
+            lines.append(line.rstrip("\n"))
+        yield proc, url, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+
+
+def test_banner_lists_url_and_demo_credentials_and_sigterm_stops_cleanly() -> None:
+    with serving("--quiet-streams") as (proc, url, lines):
+        assert any("user user@example.com  password your-password" in line for line in lines)
+        assert any("trader@example.com" in line for line in lines)
+        assert all("api key cr_live_" in line for line in lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert proc.stdout is not None and "stopped" in proc.stdout.read()
+
+
+def test_sigint_stops_cleanly_without_a_traceback() -> None:
+    with serving("--quiet-streams") as (proc, _url, _lines):
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+
+
+def test_user_option_replaces_the_demo_users() -> None:
+    with serving("--quiet-streams", "--user", "ana@example.com:pw-ana", "--user", "bo@example.com:pw-bo") as (
+        _proc,
+        url,
+        lines,
+    ):
+        assert [line.split()[1] for line in lines] == ["ana@example.com", "bo@example.com"]
+
+        async def login() -> int:
+            async with FeathersSocketClient(url) as client:
+                await client.authenticate("ana@example.com", "pw-ana")
+                page = await client.call("find", "traders", {})
+                return int(page["total"])
+
+        assert asyncio.run(login()) >= 5  # each user gets a seeded portfolio
+
+
+def test_live_activity_streams_schema_valid_events() -> None:
+    args = ["--ticker-interval", "0.05", "--trade-interval", "0.1", "--signal-interval", "0.1"]
+    args += ["--message-interval", "0.1", "--event-interval", "0.1"]
+    with serving(*args) as (_proc, url, _lines):
+
+        async def watch() -> dict[str, list[object]]:
+            async with FeathersSocketClient(url) as client:
+                await client.authenticate("user@example.com", "your-password")
+                await client.wait_for("exchanges/ticker patched", count=3, timeout=10)
+                await client.wait_for("events created", count=1, timeout=10)
+                await client.wait_for("trades created", count=1, timeout=15)
+                return dict(client.events)
+
+        events = asyncio.run(watch())
+    contract = default_contract()
+    checked = 0
+    for name, payloads in events.items():
+        for payload in payloads:
+            assert contract.validate_event(name, payload) == [], (name, payload)
+            checked += 1
+    assert checked >= 5
+    assert "traders/pods/events created" in events  # a fill is followed by its pod event
+
+
+def test_quiet_streams_sends_nothing_unprompted() -> None:
+    with serving("--quiet-streams", "--ticker-interval", "0.05") as (_proc, url, _lines):
+
+        async def watch() -> dict[str, list[object]]:
+            async with FeathersSocketClient(url) as client:
+                await client.authenticate("user@example.com", "your-password")
+                await asyncio.sleep(0.5)
+                return dict(client.events)
+
+        assert asyncio.run(watch()) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "not-an-email"], "expected EMAIL:PASSWORD"),
+        (["--token-lifetime", "soon"], "positive duration"),
+        (["--port", "70000"], "70000"),
+        (["--ticker-interval", "-1"], "-1"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
+    done = subprocess.run([*SERVE, *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_port_in_use_exits_1_with_a_message() -> None:
+    with serving("--quiet-streams") as (_proc, url, _lines):
+        port = url.rsplit(":", 1)[1]
+        start = time.monotonic()
+        done = subprocess.run(
+            [*SERVE[:-1], port, "--quiet-streams"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert time.monotonic() - start < 20
