@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import click
 
-__all__ = ["generate_command"]  # the schemas CLI adds "schemas_group"
+from mockserver.contract import Contract, ContractError, load_contract
+
+__all__ = ["generate_command", "schemas_group"]
 
 
 @click.command("generate")
@@ -32,4 +36,102 @@ def generate_command(service: str, count: int, seed: int, kind: str) -> None:
         click.echo(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
-# `schemas_group` (the `schemas` command group) is defined below by the contract CLI.
+class _InputProblem(click.ClickException):
+    """A usage problem the user can fix (unreadable file, not JSON, unknown service): one line, exit 2."""
+
+    exit_code = 2
+
+
+def _contract(ctx: click.Context) -> Contract:
+    try:
+        return load_contract(ctx.obj)
+    except ContractError as exc:
+        raise _InputProblem(str(exc)) from None
+
+
+@click.group("schemas")
+@click.option(
+    "--dir",
+    "schemas_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Schema directory to use instead of the bundled one (also: $CRYPTOROBOT_MOCK_SCHEMAS).",
+)
+@click.pass_context
+def schemas_group(ctx: click.Context, schemas_dir: str | None) -> None:
+    """List the API's JSON Schemas and validate documents against them."""
+    ctx.obj = schemas_dir
+
+
+@schemas_group.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """One line per service: its path, its schema kinds and the events it publishes."""
+    contract = _contract(ctx)
+    for service in (*contract.services(), "error"):
+        events = [name for name in contract.events() if name.rpartition(" ")[0] == service]
+        click.echo(
+            f"{service}  kinds: {', '.join(contract.kinds(service))}  events: {', '.join(events) or '-'}"
+        )
+
+
+@schemas_group.command("validate")
+@click.argument("file", metavar="FILE")
+@click.option("--service", "-s", required=True, help="Service path, e.g. traders (or error for error bodies).")
+@click.option("--kind", "-k", default="object", show_default=True, help="Schema kind, e.g. create, patch, page.")
+@click.pass_context
+def validate_command(ctx: click.Context, file: str, service: str, kind: str) -> None:
+    """Validate FILE (JSON, or JSON Lines with one document per line; - for stdin).
+
+    Prints "<doc #>: valid" for every valid document and "<doc #>: <path>: <message>" for every problem.
+    Exit status: 0 all valid, 1 some invalid, 2 the input or the options cannot be used.
+    """
+    contract = _contract(ctx)
+    try:
+        contract.schema(service, kind)
+    except KeyError as exc:
+        raise _InputProblem(str(exc)) from None
+    invalid = 0
+    for number, document in enumerate(_documents(file), start=1):
+        problems = contract.validate(service, kind, document)
+        if not problems:
+            click.echo(f"{number}: valid")
+            continue
+        invalid += 1
+        for problem in problems:
+            click.echo(f"{number}: {problem['path'] or '(root)'}: {problem['message']}")
+    if invalid:
+        ctx.exit(1)
+
+
+def _documents(file: str) -> list[Any]:
+    """The documents of a JSON file (one) or a JSON Lines file (one per non-blank line)."""
+    name = "stdin" if file == "-" else file
+    try:
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(file, encoding="utf-8") as stream:
+                text = stream.read()
+    except OSError as exc:
+        raise _InputProblem(f"cannot read {name}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _InputProblem(f"cannot read {name}: not UTF-8 text") from None
+    if not text.strip():
+        raise _InputProblem(f"{name} is empty: expected JSON or JSON Lines")
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError as whole:
+        documents: list[Any] = []
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                reason = whole if not documents else exc
+                where = whole.lineno if not documents else line_number
+                raise _InputProblem(
+                    f"{name} is neither JSON nor JSON Lines: line {where}: {reason.msg}"
+                ) from None
+        return documents

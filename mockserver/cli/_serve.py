@@ -141,17 +141,17 @@ def serve_command(
 
 
 async def _serve(server: MockServer) -> None:
-    await server.start()
-    click.echo(f"listening on {server.url}")
-    for email, password, keys in server.credentials():
-        click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
-    click.echo("press Ctrl-C to stop")
-    sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the banner: a caller may signal as soon as it reads it
         loop.add_signal_handler(signum, stop.set)
+    await server.start()
     try:
+        click.echo(f"listening on {server.url}")
+        for email, password, keys in server.credentials():
+            click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
+        click.echo("press Ctrl-C to stop")
+        sys.stdout.flush()
         await stop.wait()
     finally:
         await server.stop()

@@ -355,6 +355,16 @@ class Exchanges(Service):
 
 
 _TRADER_REFS = {"exchangeId": "exchanges", "strategyId": "strategies"}
+_TRADER_NESTED = ("unfilledtimeout", "stressShield", "webhook", "api_server", "plugins")
+
+
+def _merge_nested(record: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level merge, except that the trader's nested settings merge key by key (a body may send part of them)."""
+    merged = {**record, **changes}
+    for name in _TRADER_NESTED:
+        if isinstance(record.get(name), dict) and isinstance(changes.get(name), dict):
+            merged[name] = {**record[name], **changes[name]}
+    return merged
 
 
 class Traders(Service):
@@ -387,11 +397,8 @@ class Traders(Service):
                 "password": secrets.token_urlsafe(18),
             },
         }
-        running = bool(fields.pop("running", False))
-        record = {**defaults, **fields, "running": False, "status": "stopped"}
-        if running:
-            raise Unprocessable('Create the trader first, then patch {"running": true} to start it')
-        return record
+        # `running` on create is refused by the schema ("can only be set by a patch").
+        return {**_merge_nested(defaults, fields), "running": False, "status": "stopped"}
 
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
         fields = self.check("create", data)
@@ -408,14 +415,14 @@ class Traders(Service):
         problems = _reference_errors(self.core, caller, changes, _TRADER_REFS)
         if problems:
             raise Unprocessable("Trader references records that are not yours", errors=problems)
-        updated = {**record, **changes}
+        updated = _merge_nested(record, changes)
         if "running" not in changes:
             return updated
         wanted = bool(changes["running"])
         status = record["status"]
         if (wanted and status in ("starting", "running")) or (not wanted and status in ("stopping", "stopped")):
             del changes["running"]  # idempotent (D15): the run state stays as it is
-            return {**record, **changes} if changes else None
+            return _merge_nested(record, changes) if changes else None
         if wanted and status == "stopping":
             raise Conflict("Trader is stopping; start it again once it has stopped")
         if wanted:
