@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,11 +137,9 @@ def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> Non
 def test_port_in_use_exits_1_with_a_message() -> None:
     with serving("--quiet-streams") as (_proc, url, _lines):
         port = url.rsplit(":", 1)[1]
-        start = time.monotonic()
         done = subprocess.run(
             [*SERVE[:-1], port, "--quiet-streams"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
         )
         assert done.returncode == 1
         assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
         assert "Traceback" not in done.stderr
-        assert time.monotonic() - start < 20

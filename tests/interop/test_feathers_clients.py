@@ -2,8 +2,8 @@
 `@feathersjs/authentication-client` and `@feathersjs/rest-client` (5.0.50, socket.io-client 4.8.3) observe.
 
 Each test runs ONE Node process (a scenario of scenarios.mjs) that makes many calls and reports everything it saw
-as one JSON object; the assertions live here. Expected texts and shapes: feathers-protocol.md §1.3, §2, §5–§8 and
-cryptorobot-api.md §3–§10 with the binding decisions of §13.
+as one JSON object; the assertions live here. Expected texts and shapes: feathers-protocol.md §1.3, §2, §5 to §8 and
+cryptorobot-api.md §3 to §10 with the binding decisions of §13.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def assert_login_result(result: dict[str, Any], strategy: str, email: str) -> di
     assert header == TOKEN_HEADER_SEGMENT
     assert decode_segment(header) == {"alg": "HS256", "typ": "access"}
     assert signature
-    claims = result["authentication"]["payload"]
+    claims: dict[str, Any] = result["authentication"]["payload"]
     assert result["authentication"] == {"strategy": strategy, "accessToken": token, "payload": claims}
     assert list(claims) == ["iat", "exp", "aud", "sub", "jti"]
     assert decode_segment(payload) == claims
@@ -65,7 +65,8 @@ def test_connect_login_find_and_jwt_refresh(server: ServerThread, users: list[di
 
     page = report["find"]
     assert list(page) == ["total", "limit", "skip", "data"]
-    assert page["limit"] == 25 and page["skip"] == 0
+    assert page["limit"] == 25
+    assert page["skip"] == 0
     assert page["total"] == len(page["data"]) > 0
     assert {s["userId"] for s in page["data"]} == {USER_ID}
 
