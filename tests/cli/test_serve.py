@@ -49,20 +49,22 @@ def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]
 
 
 def test_banner_lists_url_and_demo_credentials_and_sigterm_stops_cleanly() -> None:
-    with serving("--quiet-streams") as (proc, url, lines):
+    with serving("--quiet-streams") as (proc, _url, lines):
         assert any("user user@example.com  password your-password" in line for line in lines)
         assert any("trader@example.com" in line for line in lines)
         assert all("api key cr_live_" in line for line in lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-        assert proc.stdout is not None and "stopped" in proc.stdout.read()
+        assert proc.stdout is not None
+        assert "stopped" in proc.stdout.read()
 
 
 def test_sigint_stops_cleanly_without_a_traceback() -> None:
     with serving("--quiet-streams") as (proc, _url, _lines):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
-        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
 
 
 def test_user_option_replaces_the_demo_users() -> None:
