@@ -144,7 +144,9 @@ def test_running_without_exchange_and_strategy_is_unprocessable_and_silent(crmoc
         trader = await client.call("create", "traders", {}, {})
         await client.wait_for("traders created")
         before = snapshot(crmock, "traders", trader["_id"])
-        error = await expect_error(client.call("patch", "traders", trader["_id"], {"running": True}, {}), "Unprocessable", 422)
+        error = await expect_error(
+            client.call("patch", "traders", trader["_id"], {"running": True}, {}), "Unprocessable", 422
+        )
         assert {e["path"] for e in error["errors"]} == {"exchangeId", "strategyId"}
         exchange = (await client.call("find", "exchanges", {"$limit": 1}))["data"][0]
         half = {"running": True, "exchangeId": exchange["_id"]}
@@ -180,7 +182,10 @@ def test_start_and_stop_lifecycle_events_in_order(crmock: ServerThread) -> None:
         async with sock:
             login = {"strategy": "local", "email": USER[0], "password": USER[1]}
             assert (await sock.call_json("create", "authentication", login, {}))[0] is None
-            for wanted, steps, pod_type in ((True, ("starting", "running"), "started"), (False, ("stopping", "stopped"), "stopped")):
+            for wanted, steps, pod_type in (
+                (True, ("starting", "running"), "started"),
+                (False, ("stopping", "stopped"), "stopped"),
+            ):
                 sock.frames.clear()
                 ack = await sock.call_json("patch", "traders", trader["_id"], {"running": wanted}, {})
                 assert ack[0] is None, ack
@@ -249,7 +254,10 @@ def test_status_is_server_managed(crmock: ServerThread, status: str) -> None:
     async def body(client: FeathersSocketClient) -> None:
         trader = (await client.call("find", "traders", {"$limit": 1}))["data"][0]
         error = await expect_error(
-            client.call("patch", "traders", trader["_id"], {"status": status}, {}), "BadRequest", 400, "Validation failed"
+            client.call("patch", "traders", trader["_id"], {"status": status}, {}),
+            "BadRequest",
+            400,
+            "Validation failed",
         )
         assert [e["path"] for e in error["errors"]] == ["status"]
         assert snapshot(crmock, "traders", trader["_id"]) == {k: v for k, v in trader.items()}
@@ -410,7 +418,9 @@ def test_exchange_connection_flow(crmock: ServerThread) -> None:
             assert "apiKey" not in seen
             assert "secret" not in seen
             assert "my-secret" not in str(seen)
-        await expect_error(client.call("patch", "exchanges", exchange["_id"], {"which": "mtgox"}, {}), "BadRequest", 400)
+        await expect_error(
+            client.call("patch", "exchanges", exchange["_id"], {"which": "mtgox"}, {}), "BadRequest", 400
+        )
 
     with_client(crmock, body)
 
