@@ -163,6 +163,11 @@ const scenarios = {
       out.afterUpgrade = (await app.service('strategies').find({ query: { $limit: 1 } })).limit
     }
     out.transportAtEnd = socket.io.engine.transport.name
+
+    // Logout: the jwt-shaped result with the current token; the token leaves storage; calls are refused again.
+    out.logout = await app.logout()
+    out.storedAfterLogout = (await app.authentication.getAccessToken()) ?? null
+    out.afterLogout = await attempt(app.service('strategies').find())
   },
 
   // Failed logins and calls: bad password, forged and malformed tokens, a call before any login.
@@ -292,11 +297,14 @@ const scenarios = {
       'the started pod event'
     )
     out.afterStart = await traders.get(bare._id)
+    const pods = app.service('traders/pods')
+    out.ping = await pods.create({ traderId: bare._id, command: 'ping' })
     out.stop = await traders.patch(bare._id, { running: false })
     await until(
       () => seen.some((e) => e.event === 'traders/pods/events created' && mine(e) && e.payload.type === 'stopped'),
       'the stopped pod event'
     )
+    out.pingStopped = await attempt(pods.create({ traderId: bare._id, command: 'ping' }))
     out.events = seen.filter(mine).map((e) => ({
       event: e.event,
       status: e.payload.status,
@@ -403,6 +411,10 @@ const scenarios = {
     out.noToken = await attempt(restClient({ auth: false }).service('strategies').find())
     out.badLogin = await attempt(restClient().authenticate(local(first.email, 'wrong')))
     out.unknownPath = await attempt(app.service('nope').find())
+    const loggedOut = restClient()
+    const relogin = await loggedOut.authenticate(local(first.email, first.password))
+    out.restLogout = await loggedOut.logout()
+    out.restLogoutToken = relogin.accessToken
 
     const owner = socketClient()
     const stranger = socketClient()

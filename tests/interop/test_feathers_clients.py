@@ -85,6 +85,15 @@ def test_connect_login_find_and_jwt_refresh(server: ServerThread, users: list[di
     assert jwt_claims["jti"] not in (local_claims["jti"], again_claims["jti"])
     assert report["storedAfterJwt"] == jwt_login["accessToken"]
 
+    # logout(): `remove` on authentication answers the jwt-shaped result for the connection's token (§5.5).
+    logout = report["logout"]
+    assert list(logout) == ["accessToken", "authentication", "user"]
+    assert logout["accessToken"] == jwt_login["accessToken"]
+    assert logout["authentication"]["strategy"] == "jwt"
+    assert "password" not in logout["user"]
+    assert report["storedAfterLogout"] is None
+    assert_feathers_error(report["afterLogout"], "NotAuthenticated", 401, "Not authenticated")
+
 
 def test_authentication_errors(server: ServerThread, users: list[dict[str, str]]) -> None:
     report = run_node("auth_errors", server.url, users=users)
@@ -165,6 +174,8 @@ def test_trader_lifecycle_ack_then_status_and_pod_events(server: ServerThread, u
     assert (report["start"]["status"], report["start"]["running"]) == ("starting", True)
     assert report["afterStart"]["status"] == "running"
     assert (report["stop"]["status"], report["stop"]["running"]) == ("stopping", False)
+    assert report["ping"] == {"status": "pong"}  # a pod command on a running trader (D12)
+    assert_feathers_error(report["pingStopped"], "Conflict", 409)
 
     events = [{k: v for k, v in e.items() if v is not None} for e in report["events"]]
     patched = [e for e in events if e["event"] == "traders patched"]
@@ -240,6 +251,8 @@ def test_rest_client(server: ServerThread, users: list[dict[str, str]]) -> None:
     assert_feathers_error(report["noToken"], "NotAuthenticated", 401, "Not authenticated")
     assert_feathers_error(report["badLogin"], "NotAuthenticated", 401, "Invalid login")
     assert_feathers_error(report["unknownPath"], "NotFound", 404, "Path /nope not found")
+    assert report["restLogout"]["accessToken"] == report["restLogoutToken"]  # DELETE /authentication (§5.5)
+    assert report["restLogout"]["authentication"]["strategy"] == "jwt"
 
     created = report["created"]
     assert report["seenOwner"] == [

@@ -173,6 +173,9 @@ def test_references_must_name_the_callers_own_records(crmock: ServerThread) -> N
     with_client(crmock, body)
 
 
+LIFECYCLE = ((True, ("starting", "running"), "started"), (False, ("stopping", "stopped"), "stopped"))
+
+
 def test_start_and_stop_lifecycle_events_in_order(crmock: ServerThread) -> None:
     async def scenario() -> None:
         contract = crmock.server.contract
