@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-from referencing.jsonschema import DRAFT202012
 
 from mockserver.contract import Contract, default_contract
 
 if TYPE_CHECKING:
-    from referencing._core import Resolver  # not re-exported by referencing
+    pass  # not re-exported by referencing
 
 __all__ = ["event", "record", "request", "standalone_schema"]
 
@@ -119,49 +118,32 @@ def _strategy(contract: Contract, service: str, kind: str) -> st.SearchStrategy[
     return st.deferred(build)
 
 
-_MAX_DEPTH = 64
-_ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default"})
-
-
 def _standalone(contract: Contract, service: str, kind: str) -> dict[str, Any]:
-    schema = contract.schema(service, kind)
-    converted = _inline(schema, contract.registry.resolver(), 0)
+    converted = _to_draft7(contract.resolved_schema(service, kind))
     assert isinstance(converted, dict)
     converted["$schema"] = _DRAFT7
     return converted
 
 
-def _inline(node: Any, resolver: Resolver[Any], depth: int) -> Any:
-    """Inline every `$ref` (resolved from the registry) and translate 2020-12 keywords into draft 7."""
-    if depth > _MAX_DEPTH:
-        raise ValueError("schema references nest too deeply (a $ref cycle?); strategies need finite schemas")
+def _to_draft7(node: Any) -> Any:
+    """Translate an already self-contained 2020-12 schema into the draft 7 that hypothesis-jsonschema reads."""
     if isinstance(node, list):
-        return [_inline(item, resolver, depth) for item in node]
+        return [_to_draft7(item) for item in node]
     if not isinstance(node, dict):
         return node
-    if isinstance(node.get("$id"), str):
-        resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("$ref", "$schema", "$id", "$defs", "$comment"):
+        if key in ("$schema", "$comment"):
             continue
         if key == "dependentRequired":
             out.setdefault("dependencies", {}).update(value)
-        elif key == "dependentSchemas":
-            out.setdefault("dependencies", {}).update(_inline(value, resolver, depth))
-        elif key in ("properties", "patternProperties", "dependencies"):
+        elif key in ("dependentSchemas", "properties", "patternProperties", "dependencies"):
             # The keys here are property names, not keywords: only the subschemas are converted.
-            out.setdefault(key, {}).update({name: _inline(sub, resolver, depth) for name, sub in value.items()})
+            target = "dependencies" if key == "dependentSchemas" else key
+            out.setdefault(target, {}).update({name: _to_draft7(sub) for name, sub in value.items()})
         else:
-            out[key] = _inline(value, resolver, depth)
+            out[key] = _to_draft7(value)
     if out.get("format") == "date-time" and "pattern" in out:
         out["format"] = _TIMESTAMP_FORMAT
         del out["pattern"]
-    ref = node.get("$ref")
-    if not isinstance(ref, str):
-        return out
-    resolved = resolver.lookup(ref)
-    target = _inline(resolved.contents, resolved.resolver, depth + 1)
-    if isinstance(target, dict) and set(out) <= _ANNOTATIONS:
-        return target
-    return {"allOf": [target], **out}
+    return out

@@ -177,6 +177,7 @@ class MockServer:
             await self.sockets.disconnect_all()
         self.core.denied_tokens.clear()
         self.core.clock.offset = 0.0
+        self.core.reseed()
         self._load()
 
     def emit(self, path: str, event: str, payload: Any, *, user_id: str | None = None) -> frozenset[str]:

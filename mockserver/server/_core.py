@@ -82,7 +82,12 @@ class Core:
     _id_counter: int = 0
 
     def __post_init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        """Restart the server's own randomness, so the same calls after a reset make the same secrets."""
         self.rng = random.Random(self.seed)
+        self._id_counter = 0
 
     def new_id(self) -> str:
         """A MongoDB-style ObjectId (D6): creation second, random middle, counter."""
@@ -90,6 +95,10 @@ class Core:
         return (
             f"{int(self.clock.now().timestamp()) & 0xFFFFFFFF:08x}{self.rng.getrandbits(40):010x}{self._id_counter:06x}"
         )
+
+    def hex(self, nbytes: int) -> str:
+        """Random hex from the server's seeded RNG: secrets it makes are reproducible for a seed, like its data."""
+        return f"{self.rng.getrandbits(nbytes * 8):0{nbytes * 2}x}"
 
     def publish(self, path: str, event: str, record: dict[str, Any], *, audience: Audience | None = None) -> None:
         """Send `<path> <event>` to the record's audience, as the service's scope defines it (D8)."""

@@ -7,7 +7,6 @@ observe (event frame first, then the ack; feathers-protocol.md §2.3).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -33,7 +32,7 @@ from mockserver.server._query import (
     parse_find_params,
     select,
 )
-from mockserver.synth import exchange_profile, pod_result
+from mockserver.synth import exchange_profile, pod_result, trader_create_defaults
 
 __all__ = ["Service", "build_services"]
 
@@ -257,7 +256,7 @@ class Keys(Service):
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
         self.refuse_api_key(caller)
         fields = self.check("create", data)
-        secret = "cr_live_" + secrets.token_hex(16)
+        secret = "cr_live_" + self.core.hex(16)
         record = self.stamp(caller, {"name": fields["name"], "scopes": list(fields["scopes"]), "lastUsed": None})
         self.core.store.put(self.path, record)
         self.core.store.api_keys[secret] = record["_id"]
@@ -375,26 +374,18 @@ class Traders(Service):
         if problems:
             raise Unprocessable("Trader references records that are not yours", errors=problems)
         count = sum(1 for _ in self.core.store.owned_by(self.path, caller.user_id or ""))
-        trader_id_hint = secrets.token_hex(4)
         defaults: dict[str, Any] = {
             "name": f"Trader {count + 1}",
-            "dry_run": True,
-            "dry_run_wallet": 10000,
-            "stake_currency": "USDT",
-            "stake_amount": "unlimited",
-            "fiat_display_currency": "USD",
-            "cancel_open_orders_on_exit": True,
-            "unfilledtimeout": {"entry": 10, "exit": 10},
-            "stressShield": {"enabled": True},
+            **trader_create_defaults(),
             "webhook": {"enabled": True, "format": "json", "url": ""},
             "api_server": {
                 "enabled": True,
                 "listen_ip_address": "0.0.0.0",
                 "listen_port": 8080,
                 "verbosity": "error",
-                "jwt_secret_key": secrets.token_hex(32),
-                "username": f"freqtrader-{trader_id_hint}",
-                "password": secrets.token_urlsafe(18),
+                "jwt_secret_key": self.core.hex(32),
+                "username": f"freqtrader-{self.core.hex(4)}",
+                "password": self.core.hex(12),
             },
         }
         # `running` on create is refused by the schema ("can only be set by a patch").

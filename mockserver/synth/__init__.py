@@ -11,6 +11,7 @@ from __future__ import annotations
 from mockserver.synth._dataset import Dataset, UserSeed, dataset
 from mockserver.synth._generator import Generator, generate, generate_event
 from mockserver.synth._profiles import exchange_profile, pod_result
+from mockserver.synth._trading import trader_create_defaults
 
 __all__ = [
     "Dataset",
@@ -21,4 +22,5 @@ __all__ = [
     "generate",
     "generate_event",
     "pod_result",
+    "trader_create_defaults",
 ]

@@ -180,6 +180,20 @@ def exchange(
     return record
 
 
+def trader_create_defaults() -> dict[str, Any]:
+    """The settings `POST /traders {}` answers with (§10.9), as a fresh dict each call; the server uses it too."""
+    return {
+        "dry_run": True,
+        "dry_run_wallet": 10000,
+        "stake_currency": "USDT",
+        "stake_amount": "unlimited",
+        "fiat_display_currency": "USD",
+        "cancel_open_orders_on_exit": True,
+        "unfilledtimeout": {"entry": 10, "exit": 10},
+        "stressShield": {"enabled": True},
+    }
+
+
 def trader(
     draw: Draw,
     *,
@@ -226,16 +240,7 @@ def trader(
             "stressShield": {"enabled": draw.chance(0.85)},
         }
     else:  # never configured: the documented create defaults (§10.9)
-        settings = {
-            "dry_run": True,
-            "dry_run_wallet": 10000,
-            "stake_currency": "USDT",
-            "stake_amount": "unlimited",
-            "fiat_display_currency": "USD",
-            "cancel_open_orders_on_exit": True,
-            "unfilledtimeout": {"entry": 10, "exit": 10},
-            "stressShield": {"enabled": True},
-        }
+        settings = trader_create_defaults()
     record: dict[str, Any] = {
         "_id": _id,
         "userId": user_id or draw.object_id(created - DAY_MS),

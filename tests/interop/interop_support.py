@@ -41,12 +41,21 @@ CLASS_NAMES = {
 
 
 def node_or_skip() -> str:
-    """The node executable, or skip: the interop tests need Node and the pinned npm packages."""
+    """The node executable, or skip: the interop tests need Node and the pinned npm packages.
+
+    In CI (`CI=true`) a missing Node fails instead: there the interop suite is the proof of wire compatibility.
+    """
     node = shutil.which("node")
+    missing = None
     if node is None:
-        pytest.skip("node is not installed: the interop tests drive the mock with the Feathers JS clients (Node 20)")
-    if not (NODE_MODULES / "@feathersjs" / "feathers").is_dir() or not (NODE_MODULES / "socket.io-client").is_dir():
-        pytest.skip(f"{NODE_MODULES} is missing: run `npm ci` in tests/interop (`scripts/dev test` does)")
+        missing = "node is not installed: the interop tests drive the mock with the Feathers JS clients (Node 20)"
+    elif not (NODE_MODULES / "@feathersjs" / "feathers").is_dir() or not (NODE_MODULES / "socket.io-client").is_dir():
+        missing = f"{NODE_MODULES} is missing: run `npm ci` in tests/interop (`scripts/dev test` does)"
+    if missing is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI must run the interop tests, but {missing}")
+        pytest.skip(missing)
+    assert node is not None
     return node
 
 

@@ -225,7 +225,7 @@ def test_expired_token_disconnects_the_socket(short_lived_server: ServerThread, 
     report = run_node("expiry", short_lived_server.url, users=users)
 
     assert report["reason"] == "io server disconnect"
-    assert report["secondsToDisconnect"] <= 2.5
+    assert report["secondsToDisconnect"] <= 3.0  # exp is whole seconds: 1 to 2 s after the login, plus slack
     assert report["activeAfter"] is False  # no automatic reconnect after a server disconnect (§1.3)
     assert report["connectedAfter"] is False
     assert report["findAfterExpiry"] == "pending"  # calls wait on the re-authentication that never happens (§5.5)
