@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,25 @@ def parse_authorization(header: str | None) -> tuple[str, str] | None:
     return ("bearer" if scheme == "jwt" else scheme), parts[1].strip()
 
 
+def _holds_non_finite(value: Any) -> bool:
+    """NaN or ±Infinity anywhere in a decoded value: Python's json accepts them, JSON.parse (and Feathers) does not,
+    and a stored one would make every later answer about the record unserialisable."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 async def call_method(service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any) -> Any:
     """Run one standard method after the argument checks both transports share."""
+    if _holds_non_finite(data) or _holds_non_finite(query) or _holds_non_finite(record_id):
+        raise BadRequest("Invalid JSON: NaN and Infinity are not JSON values")
     if not isinstance(query, Mapping):
         raise BadRequest("Invalid query: expected an object", data={"query": query})
     if method in ("get", "patch", "remove"):
@@ -182,8 +200,12 @@ class SocketTransport:
         self.core.tasks.add(task)
         task.add_done_callback(self.core.tasks.discard)
 
-    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> object:
         """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6)."""
+        if self.sio.manager.is_connected(sid, "/"):
+            # python-socketio also routes a client EVENT named "connect" here; like any non-method name it gets
+            # no ack and no effect (D11). During a real handshake the sid is still pending, so not "connected".
+            return self.sio.not_handled
         self.sessions[sid] = Session()
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
@@ -201,7 +223,9 @@ class SocketTransport:
             raise socketio.exceptions.ConnectionRefusedError(error.message, error.data) from None
         self.login(sid, result)
 
-    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+    async def on_disconnect(self, sid: str, reason: Any = None) -> object:
+        if self.sio.manager.is_connected(sid, "/"):
+            return self.sio.not_handled  # a client EVENT named "disconnect", not a disconnect (see on_connect)
         session = self.sessions.pop(sid, None)
         if session is not None:
             session.clear()
