@@ -70,9 +70,7 @@ def list_command(ctx: click.Context) -> None:
     contract = _contract(ctx)
     for service in (*contract.services(), "error"):
         events = [name for name in contract.events() if name.rpartition(" ")[0] == service]
-        click.echo(
-            f"{service}  kinds: {', '.join(contract.kinds(service))}  events: {', '.join(events) or '-'}"
-        )
+        click.echo(f"{service}  kinds: {', '.join(contract.kinds(service))}  events: {', '.join(events) or '-'}")
 
 
 @schemas_group.command("validate")
@@ -131,7 +129,5 @@ def _documents(file: str) -> list[Any]:
             except json.JSONDecodeError as exc:
                 reason = whole if not documents else exc
                 where = whole.lineno if not documents else line_number
-                raise _InputProblem(
-                    f"{name} is neither JSON nor JSON Lines: line {where}: {reason.msg}"
-                ) from None
+                raise _InputProblem(f"{name} is neither JSON nor JSON Lines: line {where}: {reason.msg}") from None
         return documents

@@ -108,9 +108,7 @@ class Contract:
         try:
             return self._kinds[service]
         except KeyError:
-            raise UnknownSchemaError(
-                f"unknown service {service!r}; known: {', '.join(self._kinds)}"
-            ) from None
+            raise UnknownSchemaError(f"unknown service {service!r}; known: {', '.join(self._kinds)}") from None
 
     def schema(self, service: str, kind: str = "object") -> dict[str, Any]:
         """The kind's schema: a small document that `$ref`s into `registry` (a fresh copy each call)."""
@@ -159,9 +157,7 @@ class Contract:
         _check_str("kind", kind)
         kinds = self.kinds(service)
         if kind not in kinds:
-            raise UnknownSchemaError(
-                f"service {service!r} has no kind {kind!r}; its kinds: {', '.join(kinds)}"
-            )
+            raise UnknownSchemaError(f"service {service!r} has no kind {kind!r}; its kinds: {', '.join(kinds)}")
         return service, kind
 
 

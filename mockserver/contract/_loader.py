@@ -23,7 +23,13 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 __all__ = [
-    "BASE_URI", "DIALECT", "ENV_VAR", "ContractError", "LoadedSchemas", "load_schemas", "locate_schemas",
+    "BASE_URI",
+    "DIALECT",
+    "ENV_VAR",
+    "ContractError",
+    "LoadedSchemas",
+    "load_schemas",
+    "locate_schemas",
 ]
 
 BASE_URI = "https://schemas.cryptorobot.ai/"
@@ -34,7 +40,10 @@ ENV_VAR = "CRYPTOROBOT_MOCK_SCHEMAS"
 
 # Formats the schemas rely on; jsonschema checks date-time only when rfc3339-validator is installed.
 _REQUIRED_FORMATS = {
-    "date-time": "rfc3339-validator", "email": "jsonschema", "ipv4": "jsonschema", "uuid": "jsonschema",
+    "date-time": "rfc3339-validator",
+    "email": "jsonschema",
+    "ipv4": "jsonschema",
+    "uuid": "jsonschema",
 }
 
 
@@ -74,9 +83,7 @@ def locate_schemas(path: str | os.PathLike[str] | None) -> tuple[Traversable, st
     if checkout.is_dir():
         return checkout, "source checkout"
     tried.append(str(checkout))
-    raise ContractError(
-        f"no schema directory found (looked in: {'; '.join(tried)}); pass path=... or set {ENV_VAR}"
-    )
+    raise ContractError(f"no schema directory found (looked in: {'; '.join(tried)}); pass path=... or set {ENV_VAR}")
 
 
 def _existing_dir(path: Path, origin: str) -> Path:
@@ -98,17 +105,16 @@ def load_schemas(
     _check_formats()
     documents: dict[str, dict[str, Any]] = {}
     try:
-        entries = sorted((entry for entry in directory.iterdir() if entry.name.endswith(".json")),
-                         key=lambda entry: entry.name)
+        entries = sorted(
+            (entry for entry in directory.iterdir() if entry.name.endswith(".json")), key=lambda entry: entry.name
+        )
     except OSError as exc:
         raise ContractError(f"cannot list schema directory {str(directory)!r} ({origin}): {exc}") from exc
     for entry in entries:
         documents[entry.name] = _read_schema(entry, check_metaschema=check_metaschema)
     missing = sorted(required_files - documents.keys())
     if missing:
-        raise ContractError(
-            f"schema directory {str(directory)!r} ({origin}) lacks {', '.join(missing)}"
-        )
+        raise ContractError(f"schema directory {str(directory)!r} ({origin}) lacks {', '.join(missing)}")
     resources: list[tuple[str, Resource[Any]]] = [
         (document["$id"], DRAFT202012.create_resource(document)) for document in documents.values()
     ]
@@ -122,9 +128,7 @@ def _check_formats() -> None:
     checkers = Draft202012Validator.FORMAT_CHECKER.checkers
     for fmt, package in _REQUIRED_FORMATS.items():
         if fmt not in checkers:
-            raise ContractError(
-                f"jsonschema cannot check the {fmt!r} format; install it with: pip install {package}"
-            )
+            raise ContractError(f"jsonschema cannot check the {fmt!r} format; install it with: pip install {package}")
 
 
 def _read_schema(entry: Traversable, *, check_metaschema: bool) -> dict[str, Any]:
@@ -148,9 +152,7 @@ def _read_schema(entry: Traversable, *, check_metaschema: bool) -> dict[str, Any
         if check_metaschema:
             Draft202012Validator.check_schema(document)
     except SchemaError as exc:
-        raise ContractError(
-            f"{name}: not a valid JSON Schema 2020-12 at {exc.json_path}: {exc.message}"
-        ) from exc
+        raise ContractError(f"{name}: not a valid JSON Schema 2020-12 at {exc.json_path}: {exc.message}") from exc
     return document
 
 

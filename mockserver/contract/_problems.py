@@ -106,11 +106,7 @@ def _unknown_fields(instance: dict[str, Any], schema: Any) -> list[str]:
         return list(instance)
     known = schema.get("properties", {})
     patterns = [re.compile(pattern) for pattern in schema.get("patternProperties", {})]
-    return [
-        name
-        for name in instance
-        if name not in known and not any(pattern.search(name) for pattern in patterns)
-    ]
+    return [name for name in instance if name not in known and not any(pattern.search(name) for pattern in patterns)]
 
 
 def _from_alternatives(error: ValidationError, parts: tuple[PathPart, ...]) -> Iterator[_Found]:

@@ -190,6 +190,15 @@ class MockServer:
         return self.core.channels.publish(f"{path} {event}", payload, audience)
 
 
+async def _cancel_leftover_tasks() -> None:
+    """Cancel what is still pending on the loop, so closing it does not print "Task was destroyed" warnings."""
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
+
+
 class ServerThread:
     """Runs a MockServer's event loop on a daemon thread; `call` runs anything on that loop and waits."""
 
@@ -209,6 +218,7 @@ class ServerThread:
     def stop(self, timeout: float = 10.0) -> None:
         try:
             self.run(self.server.stop(), timeout=timeout)
+            self.run(_cancel_leftover_tasks(), timeout=timeout)  # e.g. engine.io ping timers of closed sockets
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout)

@@ -62,7 +62,9 @@ class TokenIssuer:
                 self.secret,
                 algorithms=["HS256"],
                 audience=self.audience,
-                options={"require": ["exp", "sub"]},
+                # jsonwebtoken (Feathers) does not refuse an `iat` in the future; PyJWT would, which breaks tokens
+                # issued while the server's clock is advanced.
+                options={"require": ["exp", "sub"], "verify_iat": False},
             )
         except jwt.ExpiredSignatureError:
             expired_at = _expired_at(token)

@@ -23,7 +23,7 @@ from mockserver.errors import (
     NotFound,
 )
 from mockserver.server._core import Caller, Core
-from mockserver.server._query import parse_query_string
+from mockserver.server._qs import parse_query_string
 from mockserver.server._services import Service
 from mockserver.server._socket import call_method, needs_authentication, parse_authorization
 

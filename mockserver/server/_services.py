@@ -21,17 +21,9 @@ from mockserver.errors import (
     Unprocessable,
 )
 from mockserver.server._channels import Audience
+from mockserver.server._coerce import FieldType, coerce_query, field_types_from_schema
 from mockserver.server._core import Caller, Core
-from mockserver.server._query import (
-    FieldType,
-    FindParams,
-    check_query_for_get,
-    coerce_query,
-    field_types_from_schema,
-    find,
-    parse_find_params,
-    select,
-)
+from mockserver.server._query import FindParams, check_query_for_get, find, parse_find_params, select
 from mockserver.synth import exchange_profile, pod_result, trader_create_defaults
 
 __all__ = ["Service", "build_services"]
@@ -223,14 +215,14 @@ class Users(Service):
         return result
 
     async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
-        if "password" in changes:
-            self.core.store.passwords[record["_id"]] = str(changes.pop("password"))
         if "email" in changes:
             other = self.core.store.user_by_email(str(changes["email"]))
             if other is not None and other["_id"] != record["_id"]:
                 raise Conflict(
                     "A user with this email already exists", errors=[{"path": "email", "message": "is taken"}]
                 )
+        if "password" in changes:  # only once nothing can fail any more: a refused patch changes nothing
+            self.core.store.passwords[record["_id"]] = str(changes.pop("password"))
         return {**record, **changes}
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:

@@ -209,10 +209,10 @@ class SocketTransport:
         self.sessions[sid] = Session()
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
-            return
+            return None
         scheme, token = credentials
         if scheme != "bearer":
-            return  # API keys are not offered over the socket (§5.7)
+            return None  # API keys are not offered over the socket (§5.7)
         auth_service = self.core.services["authentication"]
         try:
             result = await auth_service.create(
@@ -222,6 +222,7 @@ class SocketTransport:
             self.sessions.pop(sid, None)
             raise socketio.exceptions.ConnectionRefusedError(error.message, error.data) from None
         self.login(sid, result)
+        return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> object:
         if self.sio.manager.is_connected(sid, "/"):
@@ -230,6 +231,7 @@ class SocketTransport:
         if session is not None:
             session.clear()
         self.core.channels.leave(sid)
+        return None
 
     async def disconnect_all(self) -> None:
         for sid in list(self.sessions):

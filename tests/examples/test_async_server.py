@@ -7,12 +7,11 @@ from mockserver.client import FeathersSocketClient
 
 
 async def scenario() -> None:
-    async with MockServer(seed=42) as server:  # 127.0.0.1, a free port
-        async with FeathersSocketClient(server.url) as client:
-            await client.authenticate("user@example.com", "your-password")
-            page = await client.call("find", "traders", {"$limit": 2, "$sort": {"name": 1}})
-            trader = await client.call("create", "traders", {}, {})
-            created = await client.wait_for("traders created")
+    async with MockServer(seed=42) as server, FeathersSocketClient(server.url) as client:  # 127.0.0.1, free port
+        await client.authenticate("user@example.com", "your-password")
+        page = await client.call("find", "traders", {"$limit": 2, "$sort": {"name": 1}})
+        trader = await client.call("create", "traders", {}, {})
+        created = await client.wait_for("traders created")
 
     assert (page["total"], page["limit"], page["skip"]) == (5, 2, 0)
     assert [t["name"] for t in page["data"]] == ["Trader 1", "Trader 2"]

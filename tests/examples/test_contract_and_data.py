@@ -2,8 +2,7 @@
 
 from hypothesis import given, settings
 
-from mockserver import dataset, generate, load_contract
-from mockserver import strategies
+from mockserver import dataset, generate, load_contract, strategies
 
 contract = load_contract()
 

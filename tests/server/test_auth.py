@@ -254,6 +254,21 @@ def test_jwt_strategy_without_a_token_and_a_token_of_a_deleted_user(crmock: Serv
     run(scenario())
 
 
+def test_tokens_issued_while_the_server_clock_is_advanced_are_accepted(crmock: ServerThread) -> None:
+    """jsonwebtoken does not refuse an `iat` ahead of the real time, so neither may the mock."""
+    crmock.call(lambda: crmock.server.core.clock.advance(3600))
+
+    async def scenario() -> None:
+        token = await login_token(crmock.url)
+        assert jwt_parts(token)[1]["iat"] > time.time() + 3000
+        status, _, body = await rest("GET", crmock.url, "/strategies", token=token)
+        assert status == 200, body
+        async with logged_in(crmock.url) as client:
+            assert (await client.call("find", "strategies", {}))["total"] == 3
+
+    run(scenario())
+
+
 # -- logout -------------------------------------------------------------------------------------------------------
 def test_logout_returns_the_same_token_and_the_socket_stays_connected_but_deaf(crmock: ServerThread) -> None:
     async def scenario() -> None:

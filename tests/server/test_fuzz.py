@@ -23,7 +23,7 @@ from crmock_support import (
     logged_in,
     run,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mockserver.contract import METHODS, SERVICES
@@ -136,7 +136,8 @@ class FuzzClient:
             if event in METHODS:
                 return await asyncio.wait_for(got, 10)
             # a call sent after it is answered; by then the junk event would have been answered too
-            assert (await self.sio.call("get", ("strategies/templates", "tmpl-1", {}), timeout=10))[0] is None
+            sentinel = await self.sio.call("get", ("strategies/templates", "tmpl-1", {}), timeout=10)
+            assert isinstance(sentinel, tuple), f"the socket lost its login after the event {event!r}: {sentinel}"
             await asyncio.sleep(no_ack_wait)
             return got.result() if got.done() else None
 
@@ -186,6 +187,10 @@ def test_random_calls_get_well_formed_acks_and_failures_change_nothing(
 
     @FUZZ_SETTINGS
     @given(call=calls(ids))
+    @example(call=("disconnect", ["strategies", {}]))
+    @example(call=("connect", [{"HTTP_AUTHORIZATION": "garbage"}, None]))
+    @example(call=("create", ["strategies", {"name": "x" * 200_000}, {}]))
+    @example(call=("find", ["strategies", _nested(150, {"$in": [1]}, False)]))
     def fire(call: tuple[str, list[Any]]) -> None:
         event, args = call
         before = store_state(crmock)

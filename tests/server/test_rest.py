@@ -308,3 +308,18 @@ def test_every_response_carries_cors_headers_and_json(crmock: ServerThread, toke
         _, headers, _ = rest_call(crmock, method, path, token=auth, headers={"Origin": "http://localhost:5173"})
         assert headers["Access-Control-Allow-Origin"] in ("*", "http://localhost:5173")
         assert headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"name":"x","exit_profit_offset":NaN}', '{"name":"x","exit_profit_offset":-Infinity}']
+)
+def test_nan_and_infinity_in_a_body_are_refused(crmock: ServerThread, token: str, raw: str) -> None:
+    status, _, body = rest_call(
+        crmock, "POST", "/strategies", token=token, data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert status == 400
+    assert_error(body, "BadRequest", 400)
+    status, headers, page = rest_call(crmock, "GET", "/strategies", token=token)
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert page["total"] == 3

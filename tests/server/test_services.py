@@ -578,6 +578,19 @@ def test_users_see_only_themselves(crmock: ServerThread) -> None:
     with_client(crmock, body)
 
 
+def test_a_refused_user_patch_keeps_the_old_password(crmock: ServerThread) -> None:
+    async def scenario() -> None:
+        async with logged_in(crmock.url) as client:
+            patch = {"email": OTHER[0], "password": "brand-new-password"}
+            await expect_error(client.call("patch", "users", USER_ID, patch, {}), "Conflict", 409)
+            assert (await client.call("get", "users", USER_ID, {}))["email"] == USER[0]
+        async with logged_in(crmock.url, USER) as again:  # the old password still works
+            assert (await again.call("find", "users", {}))["total"] == 1
+        await expect_error(logged_in(crmock.url, (USER[0], "brand-new-password")).__aenter__(), "NotAuthenticated", 401)
+
+    run(scenario())
+
+
 def test_sign_up_then_log_in(crmock: ServerThread) -> None:
     async def scenario() -> None:
         async with logged_in(crmock.url, None) as anonymous:

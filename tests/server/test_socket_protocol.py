@@ -13,6 +13,7 @@ import pytest
 import socketio
 from crmock_support import (
     USER,
+    USER_ID,
     RawSocket,
     assert_error,
     assert_error_shape,
@@ -424,5 +425,55 @@ def test_python_socketio_client_sees_the_same_acks(crmock: ServerThread) -> None
         finally:
             await sio.disconnect()
             await asyncio.sleep(0)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("event", "args"),
+    [("disconnect", ["io client disconnect"]), ("disconnect", []), ("connect", [{"HTTP_AUTHORIZATION": "x"}, None])],
+)
+def test_client_events_named_connect_or_disconnect_get_no_ack_and_change_nothing(
+    crmock: ServerThread, event: str, args: list[Any]
+) -> None:
+    """python-socketio routes them to its connection handlers; Feathers sees just another non-method name."""
+
+    async def scenario() -> None:
+        async with await raw_logged_in(crmock.url) as sock:
+            junk_id = await sock.send_event(event, *args)
+            found = await sock.call_json("find", "strategies", {})
+            assert found[0] is None  # still logged in
+            assert found[1]["total"] == 3
+            reached = crmock.emit("events", "created", {"still": "subscribed"}, user_id=USER_ID)
+            assert len(reached) == 1  # still in its channel
+            while ("events created", {"still": "subscribed"}) not in sock.events():
+                assert await sock.next_packet(5) is not None
+            await asyncio.sleep(0.05)
+            assert not any(f.startswith(f"3{junk_id}[") for f in sock.frames), sock.frames
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '["create","strategies",{"name":"x","exit_profit_offset":NaN},{}]',
+        '["create","strategies",{"name":"x","exit_profit_offset":Infinity},{}]',
+        '["find","strategies",{"stoploss":{"$gt":-Infinity}}]',
+        '["patch","strategies","64dee59510b3b7846cc961bf",{"exit_profit_offset":NaN},{}]',
+    ],
+)
+def test_nan_and_infinity_are_refused_as_json_parse_would(crmock: ServerThread, frame: str) -> None:
+    """Python's json reads them, JavaScript's JSON.parse does not; stored, they would poison every later answer."""
+
+    async def scenario() -> None:
+        async with await raw_logged_in(crmock.url) as sock:
+            await sock.ws.send_str("4250" + frame)
+            ack = ack_of(await sock.ack(50))
+            assert_error(ack[0], "BadRequest", 400)
+            page = await sock.call_json("find", "strategies", {})
+            assert page[1]["total"] == 3
+            assert all(s.get("exit_profit_offset") != float("inf") for s in page[1]["data"])
+            assert "NaN" not in json.dumps(page)
 
     run(scenario())

@@ -1,4 +1,4 @@
-"""The query engine against the behaviour of qs 6.17, adapter-commons / memory 5.0.50 and sift 17.1.
+"""The find flow against the behaviour of adapter-commons / memory 5.0.50 and sift 17.1.
 
 Client authors rely on these semantics when they move from the mock to Feathers, so each case states what
 Feathers does (the expectations were checked against those packages running under Node); the few deliberate
@@ -10,24 +10,21 @@ from __future__ import annotations
 import functools
 import json
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.errors import BadRequest, GeneralError
+from mockserver.server._coerce import coerce_query, field_types_from_schema
+from mockserver.server._qs import parse_query_string
 from mockserver.server._query import (
-    FieldType,
     FindParams,
     check_query_for_get,
-    coerce_query,
     compile_matcher,
-    field_types_from_schema,
     find,
     matches,
     parse_find_params,
-    parse_query_string,
     record_matches_query,
     select,
 )
@@ -51,273 +48,8 @@ def error_json(query: Any) -> dict[str, Any]:
     return caught.value.to_json()
 
 
-def qs_stringify(value: Any, prefix: str = "") -> list[str]:
-    """qs.stringify with the Feathers REST client's defaults (indices, RFC 3986 encoding)."""
-    if isinstance(value, dict):
-        return [
-            part for key, item in value.items() for part in qs_stringify(item, f"{prefix}[{key}]" if prefix else key)
-        ]
-    if isinstance(value, list):
-        return [part for index, item in enumerate(value) for part in qs_stringify(item, f"{prefix}[{index}]")]
-    return [f"{quote(prefix, safe='-_.~')}={quote(str(value), safe='-_.~')}"]
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# 1. query strings (qs.parse defaults, as koa-qs uses them)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("status=read&$limit=10&$select[]=text", {"status": "read", "$limit": "10", "$select": ["text"]}),
-        # what the Feathers REST client really sends: qs.stringify encodes `$`, brackets, and uses indices
-        ("status=read&%24limit=10&%24select%5B0%5D=text", {"status": "read", "$limit": "10", "$select": ["text"]}),
-        (
-            "status[$in][]=running&status[$in][]=starting",
-            {"status": {"$in": ["running", "starting"]}},
-        ),
-        ("status[$in][0]=running&status[$in][1]=starting", {"status": {"$in": ["running", "starting"]}}),
-        ("$or[0][name]=x&$or[1][type]=y", {"$or": [{"name": "x"}, {"type": "y"}]}),
-        ("$or[0][name]=x&$or[0][type]=y", {"$or": [{"name": "x", "type": "y"}]}),
-        ("createdAt[$gte]=2024-01-01", {"createdAt": {"$gte": "2024-01-01"}}),
-        ("$sort[createdAt]=-1", {"$sort": {"createdAt": "-1"}}),
-        ("$sort[createdAt]=-1&$sort[name]=1", {"$sort": {"createdAt": "-1", "name": "1"}}),
-        ("active=true&$sort[createdAt]=-1&$limit=10", {"active": "true", "$sort": {"createdAt": "-1"}, "$limit": "10"}),
-        ("a[b][c]=1", {"a": {"b": {"c": "1"}}}),
-        ("a=1&a=2", {"a": ["1", "2"]}),
-        ("a[]=x&a[]=y&a[]=", {"a": ["x", "y", ""]}),
-        ("a[1]=y&a[0]=x", {"a": ["x", "y"]}),
-        ("a[1]=b", {"a": ["b"]}),  # sparse arrays are compacted
-        ("a[0]=x&a[b]=y", {"a": {"0": "x", "b": "y"}}),
-        ("a=1&a[b]=2", {"a": ["1", {"b": "2"}]}),
-        ("name=hello+world&x=%C3%A9t%C3%A9", {"name": "hello world", "x": "été"}),
-        ("a%5Bb%5D=c", {"a": {"b": "c"}}),
-        ("a%20b=c", {"a b": "c"}),
-        ("a=%E0%A4%A", {"a": "%E0%A4%A"}),  # decodeURIComponent would throw: the text is kept
-        ("a=%ZZ+1", {"a": "%ZZ 1"}),
-        ("a=x=y", {"a": "x=y"}),
-        ("a", {"a": ""}),
-        ("=x&&b=", {"b": ""}),
-        ("", {}),
-        ("?x=1", {"x": "1"}),
-        ("toString=1&a[constructor]=2&b=3", {"b": "3"}),  # keys on Object.prototype are dropped
-        ("a[b[c]]=1", {"a": {"b[c]": "1"}}),
-        ("a[=1", {"a": {"[": "1"}}),
-        ("b=1&0=2", {"0": "2", "b": "1"}),
-    ],
-)
-def test_parse_query_string(raw: str, expected: dict[str, Any]) -> None:
-    result = parse_query_string(raw)
-    assert result == expected
-    assert list(result) == list(expected)
-
-
-def test_parse_keeps_every_value_a_string() -> None:
-    result = parse_query_string("n=5&b=true&z=null&l[]=1&o[x]=2.5")
-    assert result == {"n": "5", "b": "true", "z": "null", "l": ["1"], "o": {"x": "2.5"}}
-
-
-def test_indexes_up_to_19_make_arrays_and_larger_ones_object_keys() -> None:
-    assert parse_query_string("a[19]=x") == {"a": ["x"]}
-    assert parse_query_string("a[20]=x") == {"a": {"20": "x"}}
-    assert parse_query_string("a[0]=x&a[25]=y") == {"a": {"0": "x", "25": "y"}}
-
-
-def test_arrays_past_twenty_items_become_objects() -> None:
-    twenty = "&".join(f"a[]={n}" for n in range(20))
-    assert parse_query_string(twenty) == {"a": [str(n) for n in range(20)]}
-    twenty_one = "&".join(f"a[]={n}" for n in range(21))
-    assert parse_query_string(twenty_one) == {"a": {str(n): str(n) for n in range(21)}}
-    repeated = "&".join(f"a={n}" for n in range(22))
-    assert parse_query_string(repeated) == {"a": {str(n): str(n) for n in range(22)}}
-
-
-def test_brackets_deeper_than_five_stay_one_literal_key() -> None:
-    assert parse_query_string("a[b][c][d][e][f][g][h]=1") == {"a": {"b": {"c": {"d": {"e": {"f": {"[g][h]": "1"}}}}}}}
-
-
-def test_parameter_limit_is_1000() -> None:
-    raw = "&".join(f"k{n}=v" for n in range(1005))
-    assert len(parse_query_string(raw)) == 1000
-
-
-_keys = st.from_regex(r"[a-zA-Z$][a-zA-Z0-9_$]{0,6}", fullmatch=True).filter(
-    lambda key: key not in {"constructor", "toString", "valueOf"}
-)
-_qs_values = st.recursive(
-    st.text(max_size=8),
-    lambda inner: st.lists(inner, min_size=1, max_size=4) | st.dictionaries(_keys, inner, min_size=1, max_size=3),
-    max_leaves=8,
-)
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max(_depth(item) for item in value.values())
-    if isinstance(value, list):
-        return 1 + max(_depth(item) for item in value)
-    return 0
-
-
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(_keys, _qs_values, min_size=1, max_size=4).filter(lambda obj: _depth(obj) <= 5))
-def test_parse_inverts_the_rest_clients_stringify(obj: dict[str, Any]) -> None:
-    assert parse_query_string("&".join(qs_stringify(obj))) == obj
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 2. schema field types and coercion
-# ---------------------------------------------------------------------------------------------------------------
-
-SCHEMA: dict[str, Any] = {
-    "$defs": {"timestamp": {"type": "string", "format": "date-time"}},
-    "type": "object",
-    "properties": {
-        "_id": {"type": "string"},
-        "name": {"type": "string"},
-        "n": {"type": "integer"},
-        "price": {"type": "number"},
-        "active": {"type": "boolean"},
-        "status": {"enum": ["running", "stopped"]},
-        "createdAt": {"$ref": "#/$defs/timestamp"},
-        "closedAt": {"type": ["string", "null"], "format": "date-time"},
-        "stoploss": {"anyOf": [{"type": "number"}, {"type": "null"}]},
-        "label": {"type": ["string", "number"]},
-        "unfilledtimeout": {"type": "object", "properties": {"entry": {"type": "number"}, "unit": {"type": "string"}}},
-        "levels": {"type": "array", "items": {"type": "number"}},
-        "orders": {"type": "array", "items": {"type": "object", "properties": {"qty": {"type": "integer"}}}},
-        "mode": {"const": 3},
-        "external": {"$ref": "common.json#/$defs/flag"},
-    },
-}
-
-
-def test_field_types_from_schema() -> None:
-    types = field_types_from_schema(SCHEMA)
-    assert types["n"] == FieldType(frozenset({"integer"}))
-    assert types["active"] == FieldType(frozenset({"boolean"}))
-    assert types["status"] == FieldType(frozenset({"string"}))
-    assert types["createdAt"] == FieldType(frozenset({"string"}), date_time=True)
-    assert types["closedAt"] == FieldType(frozenset({"string", "null"}), date_time=True)
-    assert types["stoploss"] == FieldType(frozenset({"number", "null"}))
-    assert types["unfilledtimeout.entry"] == FieldType(frozenset({"number"}))
-    assert types["levels"] == FieldType(frozenset({"array", "number"}))
-    assert types["orders.qty"] == FieldType(frozenset({"integer"}))
-    assert types["mode"] == FieldType(frozenset({"integer"}))
-    assert "external" not in types  # a non-local $ref without a resolver: unknown, left as strings
-
-
-def test_field_types_follow_allof_and_a_resolver() -> None:
-    schema = {"allOf": [{"properties": {"a": {"type": "integer"}}}, {"properties": {"b": {"$ref": "x.json"}}}]}
-    types = field_types_from_schema(schema, resolve=lambda ref: {"type": "boolean"} if ref == "x.json" else None)
-    assert types == {"a": FieldType(frozenset({"integer"})), "b": FieldType(frozenset({"boolean"}))}
-
-
-def test_field_types_survive_a_ref_cycle() -> None:
-    schema = {
-        "$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}},
-        "properties": {"head": {"$ref": "#/$defs/node"}},
-    }
-    types = field_types_from_schema(schema)
-    assert types["head"] == FieldType(frozenset({"object"}))
-    assert "head.next.next" in types
-
-
-TYPES = field_types_from_schema(SCHEMA)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("active=true", {"active": True}),
-        ("active=false", {"active": False}),
-        ("active=yes", {"active": "yes"}),
-        ("n=12", {"n": 12}),
-        ("n=-3", {"n": -3}),
-        ("price=1.5", {"price": 1.5}),
-        ("price=1e3", {"price": 1000.0}),
-        ("n=abc", {"n": "abc"}),  # stays a string and then matches nothing; never an error
-        ("n=", {"n": ""}),
-        ("name=12", {"name": "12"}),
-        ("label=12", {"label": "12"}),  # a field that also allows strings keeps the string
-        ("stoploss=null", {"stoploss": None}),
-        ("closedAt=null", {"closedAt": None}),
-        ("n=null", {"n": "null"}),
-        ("n[$gt]=3&n[$lte]=9", {"n": {"$gt": 3, "$lte": 9}}),
-        ("n[$in][]=1&n[$in][]=x", {"n": {"$in": [1, "x"]}}),
-        ("n[$nin]=1", {"n": {"$nin": 1}}),
-        ("active[$ne]=true", {"active": {"$ne": True}}),
-        ("n=1&n=2", {"n": [1, 2]}),
-        ("$or[0][n]=1&$or[1][active]=true", {"$or": [{"n": 1}, {"active": True}]}),
-        ("$and[0][price][$gt]=2", {"$and": [{"price": {"$gt": 2}}]}),
-        ("unfilledtimeout[entry]=10", {"unfilledtimeout": {"entry": 10}}),
-        ("unfilledtimeout.entry=10", {"unfilledtimeout.entry": 10}),
-        ("levels=5", {"levels": 5}),
-        ("orders.qty[$gte]=2", {"orders.qty": {"$gte": 2}}),
-        ("unknown=5", {"unknown": "5"}),
-        (
-            "$limit=5&$skip=1&$sort[n]=1&$select[]=n",
-            {"$limit": "5", "$skip": "1", "$sort": {"n": "1"}, "$select": ["n"]},
-        ),
-        # operator objects Feathers refuses are left as sent, so the BadRequest shows the client's values
-        ("n[$gt]=1&n[$regex]=5", {"n": {"$gt": "1", "$regex": "5"}}),
-        ("$or[0][n]=1&$or[0][$where]=x", {"$or": [{"n": "1", "$where": "x"}]}),
-    ],
-)
-def test_coerce_rest_values(raw: str, expected: dict[str, Any]) -> None:
-    assert coerce_query(parse_query_string(raw), TYPES) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "canonical"),
-    [
-        ("2024-01-01", "2024-01-01T00:00:00.000Z"),
-        ("2024-01", "2024-01-01T00:00:00.000Z"),
-        ("2024-01-15T10:00:00Z", "2024-01-15T10:00:00.000Z"),
-        ("2024-01-15T10:00:00.5Z", "2024-01-15T10:00:00.500Z"),
-        ("2024-01-15T10:00:00.123456Z", "2024-01-15T10:00:00.123Z"),
-        ("2024-01-15T10:00", "2024-01-15T10:00:00.000Z"),
-        ("2024-01-15T12:00:00+02:00", "2024-01-15T10:00:00.000Z"),
-        ("2024-01-15T12:00:00 02:00", "2024-01-15T10:00:00.000Z"),  # an unencoded `+` arrives as a space
-        ("2024-01-15T08:30:00-0130", "2024-01-15T10:00:00.000Z"),
-        ("2024-01-15 10:00:00", "2024-01-15T10:00:00.000Z"),
-        ("2024-02-30", "2024-02-30"),  # not a date: left alone
-        ("yesterday", "yesterday"),
-    ],
-)
-def test_date_time_values_become_canonical_instants(text: str, canonical: str) -> None:
-    assert coerce_query({"createdAt": {"$gte": text}}, TYPES) == {"createdAt": {"$gte": canonical}}
-
-
-def test_coercion_leaves_typed_values_and_the_input_alone() -> None:
-    query = {"n": {"$gt": 3}, "active": True, "createdAt": "2024-01-01", "$or": [{"n": "4"}]}
-    snapshot = json.dumps(query)
-    assert coerce_query(query, TYPES) == {
-        "n": {"$gt": 3},
-        "active": True,
-        "createdAt": "2024-01-01T00:00:00.000Z",
-        "$or": [{"n": 4}],
-    }
-    assert json.dumps(query) == snapshot
-    assert coerce_query(["n"], TYPES) == ["n"]
-    assert coerce_query(None, TYPES) is None
-
-
-def test_date_only_value_compares_as_midnight_utc() -> None:
-    records = [
-        {"_id": "a", "createdAt": "2023-12-31T23:59:59.999Z"},
-        {"_id": "b", "createdAt": "2024-01-01T00:00:00.000Z"},
-        {"_id": "c", "createdAt": "2024-01-15T10:00:00.000Z"},
-    ]
-    query = coerce_query(parse_query_string("createdAt[$gte]=2024-01-01"), TYPES)
-    assert ids(run(records, query)) == ["b", "c"]
-    query = coerce_query(parse_query_string("createdAt=2024-01-15T11:00:00%2B01:00"), TYPES)
-    assert ids(run(records, query)) == ["c"]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 3a. filters: $limit, $skip, $sort, $select
+# 1a. filters: $limit, $skip, $sort, $select
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -390,7 +122,7 @@ def test_find_params_keep_only_conditions_in_query() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3b. errors, with Feathers' exact texts and data
+# 1b. errors, with Feathers' exact texts and data
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -470,7 +202,7 @@ def test_none_is_an_empty_query() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3c. matching (sift semantics)
+# 1c. matching (sift semantics)
 # ---------------------------------------------------------------------------------------------------------------
 
 R = {
@@ -654,7 +386,7 @@ def test_compile_matcher_is_reusable_and_matches_does_not_mutate() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3d. sorting (adapter-commons sort.ts)
+# 1d. sorting (adapter-commons sort.ts)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -789,7 +521,7 @@ def test_a_nan_sort_direction_ends_the_comparison() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3e. find: the envelope, paging and $select
+# 1e. find: the envelope, paging and $select
 # ---------------------------------------------------------------------------------------------------------------
 
 STORE = [{"_id": f"id{i:02d}", "n": i % 4, "name": f"name{i:02d}", "meta": {"k": i}} for i in range(30)]
@@ -902,7 +634,7 @@ def test_pages_concatenate_to_the_full_sorted_result(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 4. get / patch / remove helpers
+# 2. get / patch / remove helpers
 # ---------------------------------------------------------------------------------------------------------------
 
 
