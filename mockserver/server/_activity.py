@@ -119,27 +119,40 @@ class Activity:
         else:
             self._open(trader)
 
-    def _price(self, trader: dict[str, Any], pair: str) -> float | None:
+    def _tickers(self, trader: dict[str, Any]) -> list[dict[str, Any]]:
+        """Tickers of the trader's exchange quoted in its stake currency: the pairs it can actually trade."""
         exchange = self.core.store.get("exchanges", str(trader.get("exchangeId", "")))
         which = None if exchange is None else exchange.get("which")
-        for ticker in self.core.store.records("exchanges/ticker"):
-            if ticker.get("symbol") == pair and (which is None or ticker.get("which") == which):
-                return float(ticker["last"])
-        return None
+        suffix = "/" + str(trader.get("stake_currency", "USDT"))
+        return [
+            t
+            for t in self.core.store.records("exchanges/ticker")
+            if t.get("which") == which and str(t.get("symbol", "")).endswith(suffix) and t.get("last")
+        ]
+
+    def _price(self, trader: dict[str, Any], pair: str) -> float | None:
+        return next((float(t["last"]) for t in self._tickers(trader) if t["symbol"] == pair), None)
 
     def _open(self, trader: dict[str, Any]) -> None:
         draft = self.generator.one("trades")
-        pair = str(draft["pair"])
-        price = self._price(trader, pair) or float(draft["open_rate"])
+        tickers = self._tickers(trader)
+        if tickers:
+            ticker = self.rng.choice(tickers)
+            pair, price = str(ticker["symbol"]), float(ticker["last"])
+        else:
+            pair, price = str(draft["pair"]), float(draft["open_rate"])
         stamp = self.core.clock.iso()
-        amount = float(draft["amount"])
+        wallet = float(trader.get("dry_run_wallet") or 1000)
+        amount = float(f"{wallet * self.rng.uniform(0.02, 0.1) / price:.6g}")  # 2-10% of the wallet per trade
         trade = {
             **draft,
             "_id": self.core.new_id(),
             "userId": trader["userId"],
             "traderId": trader["_id"],
             "exchangeId": trader.get("exchangeId", draft.get("exchangeId")),
+            "pair": pair,
             "is_open": True,
+            "amount": amount,
             "open_rate": price,
             "open_date": stamp,
             "stake_amount": round(amount * price, 2),
@@ -155,7 +168,7 @@ class Activity:
         base = pair.split("/")[0]
         self._pod_event(
             trader,
-            f"Bought {amount:g} {base} @ {price:g}",
+            f"Bought {_number(amount)} {base} @ {_number(price)}",
             {"pair": pair, "side": "buy", "amount": amount, "price": price, "tradeId": trade["_id"]},
         )
 
@@ -178,7 +191,7 @@ class Activity:
         base = str(trade["pair"]).split("/")[0]
         self._pod_event(
             trader,
-            f"Sold {trade['amount']:g} {base} @ {price:g}",
+            f"Sold {_number(trade['amount'])} {base} @ {_number(price)}",
             {"pair": trade["pair"], "side": "sell", "amount": trade["amount"], "price": price, "tradeId": trade["_id"]},
         )
 
@@ -239,3 +252,8 @@ def _decimals(price: float) -> int:
     if price >= 1:
         return 4
     return 8
+
+
+def _number(value: float) -> str:
+    """A number as a trading UI writes it: no exponent, no trailing zeros."""
+    return f"{value:,.8f}".rstrip("0").rstrip(".")

@@ -116,7 +116,7 @@ class Service:
         record.update(fields)
         now = self.core.clock.iso()
         record["createdAt"] = now
-        if "patch" in self.spec.methods or self.path in {"trades", "exchanges/ticker"}:
+        if "updatedAt" in self.field_types:  # patchable records carry both timestamps, the others createdAt only
             record["updatedAt"] = now
         return record
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from mockserver.client import FeathersSocketClient
-from mockserver.contract import Contract
+from mockserver.contract import Contract, default_contract
 from mockserver.errors import ERROR_CLASSES
 from mockserver.server import Options
 
@@ -100,17 +100,55 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # -- clients -----------------------------------------------------------------------------------------------------
+def result_kind(contract: Contract, method: str, path: str, args: tuple[Any, ...]) -> str | None:
+    """The schema kind a successful call's result must match (None: nothing to check it against)."""
+    kinds = contract.kinds(path)
+    if any(isinstance(arg, dict) and "$select" in arg for arg in args):
+        return None  # a partial record by request
+    if path == "authentication":
+        return "result"
+    if method == "find":
+        return "page" if "page" in kinds else None
+    if path == "traders/pods":
+        command = args[0].get("command") if args and isinstance(args[0], dict) else None
+        return f"result:{command}" if f"result:{command}" in kinds else None
+    if path == "keys" and method == "create":
+        return "created"
+    return "object" if "object" in kinds else None
+
+
+class CheckedClient(FeathersSocketClient):
+    """A FeathersSocketClient that validates every successful result against the contract."""
+
+    def __init__(self, url: str, contract: Contract, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.contract = contract
+
+    async def call(self, method: str, path: str, *args: Any) -> Any:
+        result = await super().call(method, path, *args)
+        service = path.strip("/") if isinstance(path, str) else path
+        if service in self.contract.services():
+            kind = result_kind(self.contract, method, service, args)
+            if kind is not None:
+                assert_valid(self.contract, service, kind, result)
+        return result
+
+
 @asynccontextmanager
 async def logged_in(
-    url: str, who: tuple[str, str] | None = USER, *, wait: float = 5.0
-) -> AsyncIterator[FeathersSocketClient]:
-    """A connected FeathersSocketClient, logged in as `who` (None: stays anonymous)."""
-    client = FeathersSocketClient(url, timeout=wait)
+    url: str, who: tuple[str, str] | None = USER, *, wait: float = 5.0, check_events: bool = True
+) -> AsyncIterator[CheckedClient]:
+    """A connected client, logged in as `who` (None: stays anonymous). Every result it gets is checked against
+    the contract, and, unless `check_events` is off, every event it received when the block ends."""
+    contract = default_contract()
+    client = CheckedClient(url, contract, timeout=wait)
     await client.connect()
     try:
         if who is not None:
             await client.authenticate(*who)
         yield client
+        if check_events:
+            assert_events_valid(contract, client.events)
     finally:
         await client.close()
 

@@ -97,9 +97,10 @@ def test_emit_with_a_user_id_reaches_only_that_user(crmock: ServerThread) -> Non
             reached = crmock.emit("messages", "created", message)  # owned: goes to its userId
             assert reached == {b.sio.get_sid()}
             assert await b.wait_for("messages created") == [message]
-            reached = crmock.emit("events", "created", {"x": 1}, user_id=USER_ID)
+            system = dict(crmock.call(lambda: next(iter(crmock.server.store.tables["events"].values()))))
+            reached = crmock.emit("events", "created", system, user_id=USER_ID)
             assert reached == {a.sio.get_sid()}
-            assert await a.wait_for("events created") == [{"x": 1}]
+            assert await a.wait_for("events created") == [system]
             await barrier(crmock, a, b)
             assert names(a) == {"events created": 1}
             assert names(b) == {"messages created": 1}

@@ -352,10 +352,12 @@ def test_full_removed_strategy_option() -> None:
     async def scenario() -> None:
         async with MockServer(seed=3, options=Options(start_delay=0.0, full_removed_strategy=True)) as server:
             email, password, _ = server.credentials()[0]
-            async with logged_in(server.url, (email, password)) as client:
+            # the `strategies removed` event schema is `{_id}`; with this option the payload is the object kind
+            async with logged_in(server.url, (email, password), check_events=False) as client:
                 strategy = await client.call("create", "strategies", {"name": "Whole"}, {})
                 await client.call("remove", "strategies", strategy["_id"], {})
                 assert await client.wait_for("strategies removed") == [strategy]
+                assert_valid(server.contract, "strategies", "object", client.events["strategies removed"][0])
 
     run(scenario())
 
