@@ -147,7 +147,7 @@ class RestTransport:
             return self.api_key_caller(secret)
         if scheme != "bearer":
             raise NotAuthenticated(f"Unsupported authorization scheme '{scheme}'")
-        claims = self.core.issuer.verify(secret)
+        claims = self.core.issuer.verify(secret, now=self.core.clock.now())
         if secret in self.core.denied_tokens:
             raise NotAuthenticated("Invalid access token")
         user = self.core.user(str(claims["sub"]))

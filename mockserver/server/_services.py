@@ -497,22 +497,21 @@ class Models(Service):
         subscribed = record["_id"] in self.core.store.subscriptions.get(caller.user_id or "", set())
         return {**record, "subscribed": subscribed}
 
-    async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
-        mine = self.core.store.subscriptions.setdefault(caller.user_id or "", set())
-        if changes.get("subscribed"):
-            mine.add(record["_id"])
-        else:
-            mine.discard(record["_id"])
-        return dict(record)
-
     async def patch(
         self, caller: Caller, record_id: Any, data: Mapping[str, Any], query: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Subscribe or unsubscribe the caller: the shared model record itself does not change."""
         record = self.load_matching(caller, record_id, query)
         changes = self.check("patch", data)
-        updated = await self.apply(caller, record, changes) or dict(record)
+        mine = self.core.store.subscriptions.setdefault(caller.user_id or "", set())
+        if changes.get("subscribed"):
+            mine.add(record["_id"])
+        elif "subscribed" in changes:
+            mine.discard(record["_id"])
+        result = self.view(caller, record)
         # `subscribed` is per caller, so the event goes to the caller's own connections only (§10.13).
-        return self.save_patch(caller, updated, audience=Audience.owner(caller.user_id or ""))
+        self.core.publish(self.path, "patched", result, audience=Audience.owner(caller.user_id or ""))
+        return result
 
 
 class Authentication(Service):
@@ -525,7 +524,7 @@ class Authentication(Service):
         if strategy == "local":
             user = self.local_login(data)
         elif strategy == "jwt":
-            claims = self.core.issuer.verify(data.get("accessToken"))
+            claims = self.core.issuer.verify(data.get("accessToken"), now=self.core.clock.now())
             if data.get("accessToken") in self.core.denied_tokens:
                 raise NotAuthenticated("Invalid access token")
             found = self.core.user(str(claims["sub"]))
@@ -555,7 +554,7 @@ class Authentication(Service):
             raise NotAuthenticated("Invalid authentication information (no `strategy` set)")
         if record_id is not None and record_id != caller.token:
             raise NotAuthenticated("Invalid access token")
-        claims = self.core.issuer.verify(caller.token)
+        claims = self.core.issuer.verify(caller.token, now=self.core.clock.now())
         user = self.core.user(str(claims["sub"]))
         if user is None:
             raise NotFound(f"No record found for id '{claims['sub']}'")

@@ -167,7 +167,8 @@ class SocketTransport:
         session = self.sessions.get(sid)
         if session is None or session.token is None:
             return Caller(provider="socketio", sid=sid)
-        self.core.issuer.verify(session.token)  # raises `jwt expired` once the token has run out
+        # Re-verified on every call, as Feathers' authenticate hook does: `jwt expired` once the token has run out.
+        self.core.issuer.verify(session.token, now=self.core.clock.now())
         user = self.core.user(session.user_id or "")
         if user is None:
             raise NotFound(f"No record found for id '{session.user_id}'")

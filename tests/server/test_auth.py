@@ -595,3 +595,18 @@ def test_keys_cannot_be_managed_with_an_api_key(crmock: ServerThread) -> None:
         assert status == 403
 
     run(scenario())
+
+
+def test_advancing_the_server_clock_expires_tokens(crmock: ServerThread) -> None:
+    """Expiry follows the server's clock, so a test can jump past the 7 days instead of waiting."""
+
+    async def scenario() -> None:
+        async with logged_in(crmock.url, USER) as client:
+            await client.call("find", "traders", {})
+            crmock.call(crmock.server.core.clock.advance, 7 * 86400 + 1)
+            with pytest.raises(FeathersError) as caught:
+                await client.call("find", "traders", {})
+            assert caught.value.to_json()["message"] == "jwt expired"
+            assert caught.value.to_json()["data"]["name"] == "TokenExpiredError"
+
+    run(scenario())

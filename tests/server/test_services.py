@@ -544,8 +544,10 @@ def test_model_subscription_is_per_user(crmock: ServerThread) -> None:
             mine = {m["_id"]: m["subscribed"] for m in (await a.call("find", "models", {}))["data"]}
             theirs = {m["_id"]: m["subscribed"] for m in (await b.call("find", "models", {}))["data"]}
             model_id = next(i for i, subscribed in mine.items() if not subscribed)
+            stored_before = dict(crmock.server.store.tables["models"][model_id])
             patched = await a.call("patch", "models", model_id, {"subscribed": True}, {})
             assert patched["subscribed"] is True
+            assert crmock.server.store.tables["models"][model_id] == stored_before  # the shared record is untouched
             assert_valid(contract, "models", "object", patched)
             assert await a.wait_for("models patched") == [patched]
             after_a = {m["_id"]: m["subscribed"] for m in (await a.call("find", "models", {}))["data"]}
