@@ -16,9 +16,15 @@ __all__ = [
     "FeathersError",
     "Forbidden",
     "GeneralError",
+    "Gone",
+    "LengthRequired",
     "MethodNotAllowed",
+    "NotAcceptable",
     "NotAuthenticated",
     "NotFound",
+    "NotImplemented_",
+    "PaymentError",
+    "Timeout",
     "TooManyRequests",
     "Unavailable",
     "Unprocessable",
@@ -57,27 +63,109 @@ class FeathersError(Exception):
         return f"{type(self).__name__}({self.message!r})"
 
 
-def _define(name: str, code: int, class_name: str) -> type[FeathersError]:
-    return type(name, (FeathersError,), {"name": name, "code": code, "class_name": class_name})
+class BadRequest(FeathersError):
+    name = "BadRequest"
+    code = 400
+    class_name = "bad-request"
 
 
-BadRequest = _define("BadRequest", 400, "bad-request")
-NotAuthenticated = _define("NotAuthenticated", 401, "not-authenticated")
-PaymentError = _define("PaymentError", 402, "payment-error")
-Forbidden = _define("Forbidden", 403, "forbidden")
-NotFound = _define("NotFound", 404, "not-found")
-MethodNotAllowed = _define("MethodNotAllowed", 405, "method-not-allowed")
-NotAcceptable = _define("NotAcceptable", 406, "not-acceptable")
-Timeout = _define("Timeout", 408, "timeout")
-Conflict = _define("Conflict", 409, "conflict")
-Gone = _define("Gone", 410, "gone")
-LengthRequired = _define("LengthRequired", 411, "length-required")
-Unprocessable = _define("Unprocessable", 422, "unprocessable")
-TooManyRequests = _define("TooManyRequests", 429, "too-many-requests")
-GeneralError = _define("GeneralError", 500, "general-error")
-NotImplemented_ = _define("NotImplemented", 501, "not-implemented")
-BadGateway = _define("BadGateway", 502, "bad-gateway")
-Unavailable = _define("Unavailable", 503, "unavailable")
+class NotAuthenticated(FeathersError):
+    name = "NotAuthenticated"
+    code = 401
+    class_name = "not-authenticated"
+
+
+class PaymentError(FeathersError):
+    name = "PaymentError"
+    code = 402
+    class_name = "payment-error"
+
+
+class Forbidden(FeathersError):
+    name = "Forbidden"
+    code = 403
+    class_name = "forbidden"
+
+
+class NotFound(FeathersError):
+    name = "NotFound"
+    code = 404
+    class_name = "not-found"
+
+
+class MethodNotAllowed(FeathersError):
+    name = "MethodNotAllowed"
+    code = 405
+    class_name = "method-not-allowed"
+
+
+class NotAcceptable(FeathersError):
+    name = "NotAcceptable"
+    code = 406
+    class_name = "not-acceptable"
+
+
+class Timeout(FeathersError):
+    name = "Timeout"
+    code = 408
+    class_name = "timeout"
+
+
+class Conflict(FeathersError):
+    name = "Conflict"
+    code = 409
+    class_name = "conflict"
+
+
+class Gone(FeathersError):
+    name = "Gone"
+    code = 410
+    class_name = "gone"
+
+
+class LengthRequired(FeathersError):
+    name = "LengthRequired"
+    code = 411
+    class_name = "length-required"
+
+
+class Unprocessable(FeathersError):
+    name = "Unprocessable"
+    code = 422
+    class_name = "unprocessable"
+
+
+class TooManyRequests(FeathersError):
+    name = "TooManyRequests"
+    code = 429
+    class_name = "too-many-requests"
+
+
+class GeneralError(FeathersError):
+    name = "GeneralError"
+    code = 500
+    class_name = "general-error"
+
+
+class NotImplemented_(FeathersError):
+    """`NotImplemented` on the wire; the trailing underscore avoids shadowing the Python builtin."""
+
+    name = "NotImplemented"
+    code = 501
+    class_name = "not-implemented"
+
+
+class BadGateway(FeathersError):
+    name = "BadGateway"
+    code = 502
+    class_name = "bad-gateway"
+
+
+class Unavailable(FeathersError):
+    name = "Unavailable"
+    code = 503
+    class_name = "unavailable"
+
 
 ERROR_CLASSES: dict[int, type[FeathersError]] = {
     cls.code: cls

@@ -91,6 +91,9 @@ def _user(value: str) -> str:
     type=click.FloatRange(min=0),
     help="Seconds a trader spends in starting/stopping.",
 )
+@click.option(
+    "--rate-limits", is_flag=True, help="Enforce the per-plan rate and connection limits (429 + Retry-After)."
+)
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
 def serve_command(
     host: str,
@@ -105,6 +108,7 @@ def serve_command(
     event_interval: float,
     token_lifetime: str,
     start_delay: float,
+    rate_limits: bool,
     jwt_secret: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
@@ -112,7 +116,7 @@ def serve_command(
 
     for user in users:
         _user(user)
-    options = Options(token_lifetime=_duration(token_lifetime), start_delay=start_delay)
+    options = Options(token_lifetime=_duration(token_lifetime), start_delay=start_delay, rate_limits=rate_limits)
     activity = (
         None
         if quiet_streams

@@ -176,6 +176,7 @@ class MockServer:
         if disconnect:
             await self.sockets.disconnect_all()
         self.core.denied_tokens.clear()
+        self.core.limiter.clear()
         self.core.clock.offset = 0.0
         self.core.reseed()
         self._load()

@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from mockserver.contract import Contract, Scope, service_spec
+from mockserver.errors import TooManyRequests
 from mockserver.server._auth import TokenIssuer, iso_millis
 from mockserver.server._channels import Audience, Channels
+from mockserver.server._limits import PLANS, Decision, RateLimiter
 from mockserver.server._store import Store
 
 if TYPE_CHECKING:
     from mockserver.server._services import Service
 
-__all__ = ["Caller", "Clock", "Core", "Options"]
+__all__ = ["Caller", "Clock", "Core", "Options", "RateLimited"]
 
 Provider = Literal["socketio", "rest", "server"]
 
@@ -31,6 +33,15 @@ class Options:
     full_removed_strategy: bool = False  # D2: `strategies removed` carries the whole record
     exchange_connect_fails: bool = False  # §10.7 step 3: credentials answer 502 BadGateway
     deny_logged_out_tokens: bool = False  # §5.5: a logged-out token answers 401 from then on
+    rate_limits: bool = False  # §7: per-plan token buckets, 429 + Retry-After, connection limits
+
+
+class RateLimited(TooManyRequests):
+    """TooManyRequests that remembers its decision, so REST can still send the rate-limit headers."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("Rate limit exceeded", data={"retryAfter": decision.retry_after})
+        self.decision = decision
 
 
 @dataclass(slots=True)
@@ -77,6 +88,7 @@ class Core:
     clock: Clock = field(default_factory=Clock)
     services: dict[str, Service] = field(default_factory=dict)
     denied_tokens: set[str] = field(default_factory=set)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     rng: random.Random = field(init=False)
     _id_counter: int = 0
@@ -99,6 +111,33 @@ class Core:
     def hex(self, nbytes: int) -> str:
         """Random hex from the server's seeded RNG: secrets it makes are reproducible for a seed, like its data."""
         return f"{self.rng.getrandbits(nbytes * 8):0{nbytes * 2}x}"
+
+    def charge(self, caller: Caller, address: str | None) -> Decision | None:
+        """Count one call against the caller's bucket (§7); None when rate limits are off.
+
+        Raises TooManyRequests, carrying the decision, when the bucket is empty.
+        """
+        if not self.options.rate_limits:
+            return None
+        principal = f"user:{caller.user_id}" if caller.user_id else f"anonymous:{address or 'unknown'}"
+        plan = None if caller.user is None else caller.user.get("plan")
+        decision = self.limiter.take(principal, plan, self.clock.now())
+        if not decision.allowed:
+            raise RateLimited(decision)
+        return decision
+
+    def check_connection_limit(self, user: dict[str, Any], sid: str) -> None:
+        """A login beyond the plan's WebSocket connections is refused (§7, suggested by the spec)."""
+        if not self.options.rate_limits:
+            return
+        plan_name = str(user.get("plan", "free"))
+        plan = PLANS.get(plan_name, PLANS["free"])
+        others = self.channels.by_user.get(str(user["_id"]), set()) - {sid}
+        if len(others) >= plan.connections:
+            raise TooManyRequests(
+                f"Too many connections for the {plan_name} plan (at most {plan.connections})",
+                data={"limit": plan.connections},
+            )
 
     def publish(self, path: str, event: str, record: dict[str, Any], *, audience: Audience | None = None) -> None:
         """Send `<path> <event>` to the record's audience, as the service's scope defines it (D8)."""

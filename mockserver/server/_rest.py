@@ -22,7 +22,8 @@ from mockserver.errors import (
     NotAuthenticated,
     NotFound,
 )
-from mockserver.server._core import Caller, Core
+from mockserver.server._core import Caller, Core, RateLimited
+from mockserver.server._limits import Decision
 from mockserver.server._qs import parse_query_string
 from mockserver.server._services import Service
 from mockserver.server._socket import call_method, needs_authentication, parse_authorization
@@ -91,17 +92,24 @@ class RestTransport:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":
             return web.Response(status=204, headers=CORS_HEADERS)
+        limits: dict[str, Decision] = {}
         try:
-            status, body = await self.serve(request)
+            status, body = await self.serve(request, limits)
+        except RateLimited as limited:
+            limits["decision"] = limited.decision
+            status, body = limited.code, limited.to_json()
         except FeathersError as error:
             status, body = error.code, error.to_json()
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             internal = GeneralError("Internal error in the mock server")
             status, body = internal.code, internal.to_json()
-        return _json_response(body, status, head=request.method == "HEAD")
+        response = _json_response(body, status, head=request.method == "HEAD")
+        if "decision" in limits:
+            response.headers.update(limits["decision"].headers())
+        return response
 
-    async def serve(self, request: web.Request) -> tuple[int, Any]:
+    async def serve(self, request: web.Request, limits: dict[str, Decision]) -> tuple[int, Any]:
         raw_path = request.path.strip("/")
         restricted = raw_path == "restricted" or raw_path.startswith("restricted/")
         lookup = raw_path.removeprefix("restricted").strip("/") if restricted else raw_path
@@ -115,6 +123,9 @@ class RestTransport:
         if method is None or method not in service.spec.methods:
             raise MethodNotAllowed(f"Method `{method or 'create'}` is not supported by this endpoint.")
         caller = self.caller(request, service.path, method)
+        decision = self.core.charge(caller, request.remote)
+        if decision is not None:
+            limits["decision"] = decision
         if restricted:
             self.check_scope(caller, service.path, method)
         query = parse_query_string(request.query_string)

@@ -102,6 +102,7 @@ def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
 class Session:
     """Login state of one socket (Feathers keeps it on the connection object)."""
 
+    address: str | None = None  # the client's address, for rate limits on anonymous calls
     token: str | None = None
     user_id: str | None = None
     expiry: asyncio.TimerHandle | None = None
@@ -151,6 +152,8 @@ class SocketTransport:
             raise BadRequest(f"Too many arguments for '{method}' method")
         query = rest[position] if len(rest) > position and rest[position] is not None else {}
         caller = self.caller(sid)
+        session = self.sessions.get(sid)
+        self.core.charge(caller, None if session is None else session.address)
         if caller.user is None and needs_authentication(path, method):
             raise NotAuthenticated("Not authenticated")
         record_id, data = _positional(method, rest)
@@ -176,6 +179,7 @@ class SocketTransport:
 
     def login(self, sid: str, result: Mapping[str, Any]) -> None:
         """Store the new token on the connection, join its channels, and arm the expiry disconnect (D9)."""
+        self.core.check_connection_limit(result["user"], sid)
         session = self.sessions.setdefault(sid, Session())
         session.clear()
         session.token = str(result["accessToken"])
@@ -207,7 +211,7 @@ class SocketTransport:
             # python-socketio also routes a client EVENT named "connect" here; like any non-method name it gets
             # no ack and no effect (D11). During a real handshake the sid is still pending, so not "connected".
             return self.sio.not_handled
-        self.sessions[sid] = Session()
+        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"))
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
             return None
@@ -219,10 +223,12 @@ class SocketTransport:
             result = await auth_service.create(
                 Caller(provider="socketio", sid=sid), {"strategy": "jwt", "accessToken": token}, {}
             )
+            self.login(sid, result)
         except FeathersError as error:
             self.sessions.pop(sid, None)
-            raise socketio.exceptions.ConnectionRefusedError(error.message, error.data) from None
-        self.login(sid, result)
+            # Keep jsonwebtoken's data for 401s (as Feathers); otherwise name the error, e.g. TooManyRequests (§7).
+            data = error.data if error.code == 401 else {"name": error.name, "code": error.code, **(error.data or {})}
+            raise socketio.exceptions.ConnectionRefusedError(error.message, data) from None
         return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> object:
