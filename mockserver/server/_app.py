@@ -11,7 +11,6 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
 
-import socketio
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
@@ -21,7 +20,7 @@ from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
-from mockserver.server._socket import SocketTransport
+from mockserver.server._socket import FeathersSocketServer, SocketTransport
 from mockserver.synth import Dataset, UserSeed, dataset
 
 __all__ = ["MockServer", "ServerThread", "parse_user"]
@@ -74,7 +73,7 @@ class MockServer:
         if jwt_secret is not None:
             issuer = TokenIssuer(secret=jwt_secret, lifetime=self.options.token_lifetime)
         self.dataset: Dataset = dataset(seed, self.users)
-        self.sio = socketio.AsyncServer(
+        self.sio = FeathersSocketServer(
             async_mode="aiohttp",
             cors_allowed_origins="*",
             logger=False,

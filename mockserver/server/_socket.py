@@ -20,12 +20,28 @@ from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNot
 from mockserver.server._core import Caller, Core
 from mockserver.server._services import Service
 
-__all__ = ["SocketTransport", "call_method", "needs_authentication", "parse_authorization"]
+__all__ = ["FeathersSocketServer", "SocketTransport", "call_method", "needs_authentication", "parse_authorization"]
 
 log = logging.getLogger("mockserver.socket")
 
 QUERY_POSITION = {"find": 0, "update": 2, "patch": 2}  # everything else: 1 (transport-commons utils.ts)
 Ack = tuple[None, Any] | dict[str, Any]
+
+
+class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, except that a malformed packet closes its connection, as Node's socket.io does.
+
+    Stock python-socketio logs a traceback and carries on, which neither matches what a client of the real server
+    sees nor keeps the `serve` console readable.
+    """
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            log.info("closing %s after a malformed packet: %s", eio_sid, error)
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.disconnect(eio_sid)
 
 
 def needs_authentication(path: str, method: str) -> bool:

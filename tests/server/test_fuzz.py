@@ -388,3 +388,17 @@ def test_two_thousand_rapid_calls_on_one_socket_all_get_acks(crmock: ServerThrea
             assert all(acks[1000 + i][1]["_id"] == "tmpl-1" for i in range(1, 2000, 2))
 
     run(scenario())
+
+
+@pytest.mark.parametrize("frame", ['42["find"', "42[", "4" + "[" * 5000], ids=["truncated", "open", "deep"])
+def test_an_unparseable_packet_closes_its_connection_like_node(crmock: ServerThread, frame: str) -> None:
+    """Node's socket.io closes a connection whose packet cannot be decoded; the mock does the same."""
+
+    async def scenario() -> None:
+        async with await RawSocket.open(crmock.url) as sock:
+            await sock.ws.send_str(frame)
+            assert await sock.next_packet(5) is None  # closed, no reply
+        async with logged_in(crmock.url) as client:
+            assert (await client.call("find", "strategies/templates", {}))["total"] == 2
+
+    run(scenario())
