@@ -94,6 +94,12 @@ def _user(value: str) -> str:
 @click.option(
     "--rate-limits", is_flag=True, help="Enforce the per-plan rate and connection limits (429 + Retry-After)."
 )
+@click.option(
+    "--oauth-redirect",
+    default=None,
+    metavar="URL",
+    help="The app's OAuth callback: GET /oauth/google redirects there with #access_token=.",
+)
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
 def serve_command(
     host: str,
@@ -109,6 +115,7 @@ def serve_command(
     token_lifetime: str,
     start_delay: float,
     rate_limits: bool,
+    oauth_redirect: str | None,
     jwt_secret: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
@@ -116,7 +123,14 @@ def serve_command(
 
     for user in users:
         _user(user)
-    options = Options(token_lifetime=_duration(token_lifetime), start_delay=start_delay, rate_limits=rate_limits)
+    if oauth_redirect is not None and not oauth_redirect.startswith(("http://", "https://")):
+        raise click.BadParameter(f"expected an http(s) URL, got {oauth_redirect!r}", param_hint="--oauth-redirect")
+    options = Options(
+        token_lifetime=_duration(token_lifetime),
+        start_delay=start_delay,
+        rate_limits=rate_limits,
+        oauth_redirect=oauth_redirect,
+    )
     activity = (
         None
         if quiet_streams

@@ -34,6 +34,15 @@ class Options:
     exchange_connect_fails: bool = False  # §10.7 step 3: credentials answer 502 BadGateway
     deny_logged_out_tokens: bool = False  # §5.5: a logged-out token answers 401 from then on
     rate_limits: bool = False  # §7: per-plan token buckets, 429 + Retry-After, connection limits
+    oauth_redirect: str | None = None  # §5.6: where GET /oauth/google sends the browser back, with #access_token=
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.token_lifetime, timedelta) or self.token_lifetime.total_seconds() <= 0:
+            raise ValueError(f"token_lifetime must be a positive timedelta, got {self.token_lifetime!r}")
+        if isinstance(self.start_delay, bool) or not isinstance(self.start_delay, int | float) or self.start_delay < 0:
+            raise ValueError(f"start_delay must be a number of seconds >= 0, got {self.start_delay!r}")
+        if self.oauth_redirect is not None and not self.oauth_redirect.startswith(("http://", "https://")):
+            raise ValueError(f"oauth_redirect must be an http(s) URL, got {self.oauth_redirect!r}")
 
 
 class RateLimited(TooManyRequests):

@@ -10,6 +10,7 @@ import json
 import logging
 from types import MappingProxyType
 from typing import Any, Final
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -92,6 +93,8 @@ class RestTransport:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":
             return web.Response(status=204, headers=CORS_HEADERS)
+        if request.path.strip("/") == "oauth/google" and request.method == "GET":
+            return self.oauth_google(request)
         limits: dict[str, Decision] = {}
         try:
             status, body = await self.serve(request, limits)
@@ -132,6 +135,26 @@ class RestTransport:
         data = await self.body(request) if method in ("create", "patch") else None
         result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
         return (201 if method == "create" else 200), result
+
+    def oauth_google(self, request: web.Request) -> web.StreamResponse:
+        """Google sign-in without Google (§5.6): straight back to the app with `#access_token=`, or `#error=`.
+
+        The app's callback is `Options.oauth_redirect` plus Feathers' `?redirect=` suffix; `?email=` picks the
+        signed-in user (default: the first seeded user), so a frontend can exercise its OAuth landing page.
+        """
+        target = (self.core.options.oauth_redirect or "") + request.query.get("redirect", "")
+        if not target.startswith(("http://", "https://")):
+            error = BadRequest("No OAuth redirect configured: start the mock with --oauth-redirect URL")
+            return _json_response(error.to_json(), error.code)
+        email = request.query.get("email")
+        users = list(self.core.store.records("users"))
+        user = self.core.store.user_by_email(email) if email else (users[0] if users else None)
+        if user is None:
+            fragment = "error=" + quote(f"No user with email {email}")
+        else:
+            token, _ = self.core.issuer.issue(str(user["_id"]), now=self.core.clock.now())
+            fragment = "access_token=" + token
+        raise web.HTTPFound(location=f"{target}#{fragment}", headers=CORS_HEADERS)
 
     def resolve(self, path: str) -> tuple[Service | None, str | None]:
         segments = [s for s in path.split("/") if s]

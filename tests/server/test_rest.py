@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
+import aiohttp
+import jwt
 import pytest
-from crmock_support import OTHER, USER_ID, assert_error, assert_valid, login_token, rest, run
+from crmock_support import OTHER, OTHER_ID, SEED, USER_ID, assert_error, assert_valid, login_token, rest, run
 
-from mockserver.server import ServerThread
+from mockserver.server import MockServer, Options, ServerThread
 
 
 @pytest.fixture
@@ -323,3 +326,34 @@ def test_nan_and_infinity_in_a_body_are_refused(crmock: ServerThread, token: str
     assert status == 200
     assert headers["Content-Type"].startswith("application/json")
     assert page["total"] == 3
+
+
+def test_oauth_google_redirects_straight_back_with_an_access_token() -> None:
+    """§5.6: no Google round trip; the app's callback gets `#access_token=` (or `#error=`) as Feathers sends it."""
+    options = Options(start_delay=0, oauth_redirect="http://localhost:5173/login")
+
+    async def scenario(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/oauth/google?email=trader@example.com", allow_redirects=False) as response:
+                assert response.status == 302
+                location = response.headers["Location"]
+            base, _, fragment = location.partition("#access_token=")
+            assert base == "http://localhost:5173/login"
+            claims = jwt.decode(fragment, options={"verify_signature": False})
+            assert claims["sub"] == OTHER_ID
+            headers = {"Authorization": f"Bearer {fragment}"}
+            async with session.get(f"{url}/traders", headers=headers) as response:
+                assert response.status == 200  # the token is a real one
+
+            async with session.get(f"{url}/oauth/google?email=nobody@example.com", allow_redirects=False) as response:
+                location = unquote(response.headers["Location"])
+                assert location == "http://localhost:5173/login#error=No user with email nobody@example.com"
+
+    with MockServer(seed=SEED, options=options).running() as handle:
+        run(scenario(handle.url))
+
+
+def test_oauth_google_without_a_configured_callback_is_a_bad_request(crmock: ServerThread) -> None:
+    status, _headers, body = run(rest("GET", crmock.url, "/oauth/google"))
+    assert status == 400
+    assert "--oauth-redirect" in body["message"]
