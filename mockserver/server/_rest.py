@@ -24,10 +24,10 @@ from mockserver.errors import (
     NotFound,
 )
 from mockserver.server._core import Caller, Core, RateLimited
+from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
 from mockserver.server._limits import Decision
 from mockserver.server._qs import parse_query_string
 from mockserver.server._services import Service
-from mockserver.server._socket import call_method, needs_authentication, parse_authorization
 
 __all__ = ["RestTransport"]
 

@@ -108,10 +108,10 @@ class Service:
         self.core.contract.check(self.path, kind, data)
         return {k: v for k, v in data.items() if k not in IGNORED_FIELDS}
 
-    def stamp(self, caller: Caller, fields: dict[str, Any], *, owned: bool = True) -> dict[str, Any]:
+    def stamp(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """A new record: _id (and userId) first, then the fields, then the timestamps D15 asks for."""
-        record: dict[str, Any] = {"_id": self.core.new_id()}
-        if owned:
+        record: dict[str, Any] = {"_id": record_id}
+        if self.spec.scope is Scope.OWNED:
             record["userId"] = caller.user_id
         record.update(fields)
         now = self.core.clock.iso()
@@ -122,15 +122,20 @@ class Service:
 
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
         fields = self.check("create", data)
-        record = self.stamp(caller, await self.build(caller, fields))
+        record_id = self.core.new_id()
+        record = self.stamp(caller, record_id, await self.build(caller, record_id, fields))
         self.core.store.put(self.path, record)
-        result = self.view(caller, record)
+        result = self.created_result(caller, record)
         self.core.publish(self.path, "created", result)
         return result
 
-    async def build(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Defaults and derived fields of a new record (domain services override)."""
         return fields
+
+    def created_result(self, caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
+        """What create answers and its `created` event carries (keys add their secret once)."""
+        return self.view(caller, record)
 
     async def patch(
         self, caller: Caller, record_id: Any, data: Mapping[str, Any], query: Mapping[str, Any]
@@ -201,18 +206,11 @@ def _reference_errors(
 class Users(Service):
     path = "users"
 
-    async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
-        fields = self.check("create", data)
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         if self.core.store.user_by_email(str(fields["email"])) is not None:
             raise Conflict("A user with this email already exists", errors=[{"path": "email", "message": "is taken"}])
-        password = str(fields.pop("password"))
-        defaults: dict[str, Any] = {"email": fields.pop("email"), "name": "", "plan": "free", "verified": False}
-        record = self.stamp(caller, {**defaults, **fields}, owned=False)
-        self.core.store.put(self.path, record)
-        self.core.store.passwords[record["_id"]] = password
-        result = self.view(caller, record)
-        self.core.publish(self.path, "created", result)
-        return result
+        self.core.store.passwords[record_id] = str(fields.pop("password"))  # kept apart: never in the record
+        return {"email": fields.pop("email"), "name": "", "plan": "free", "verified": False, **fields}
 
     async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
         if "email" in changes:
@@ -246,16 +244,18 @@ class Keys(Service):
             raise Forbidden("API keys cannot manage API keys; use a login token")
 
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
-        self.refuse_api_key(caller)
-        fields = self.check("create", data)
-        secret = "cr_live_" + self.core.hex(16)
-        record = self.stamp(caller, {"name": fields["name"], "scopes": list(fields["scopes"]), "lastUsed": None})
-        self.core.store.put(self.path, record)
-        self.core.store.api_keys[secret] = record["_id"]
-        # `key` is shown once: in this result and in its `keys created` event (§10.4).
+        self.refuse_api_key(caller)  # authorization before validation, as Feathers' hooks order them
+        return await super().create(caller, data, query)
+
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.core.store.api_keys["cr_live_" + self.core.hex(16)] = record_id
+        return {"name": fields["name"], "scopes": list(fields["scopes"]), "lastUsed": None}
+
+    def created_result(self, caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
+        """`key` is shown once: in the create result and in its `keys created` event (§10.4)."""
+        secret = next(s for s, key_id in self.core.store.api_keys.items() if key_id == record["_id"])
         result = {"_id": record["_id"], "userId": record["userId"], "name": record["name"], "key": secret}
         result.update({k: v for k, v in record.items() if k not in result})
-        self.core.publish(self.path, "created", result)
         return result
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:
@@ -267,7 +267,7 @@ class Keys(Service):
 class Strategies(Service):
     path = "strategies"
 
-    async def build(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         if "templateId" in fields or "indicators" in fields:
             raise BadRequest(
                 "Validation failed",
@@ -300,7 +300,7 @@ class Strategies(Service):
 class Exchanges(Service):
     path = "exchanges"
 
-    async def build(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {
             "connected": False,
             "avatar": "",
@@ -361,7 +361,7 @@ def _merge_nested(record: Mapping[str, Any], changes: Mapping[str, Any]) -> dict
 class Traders(Service):
     path = "traders"
 
-    async def build(self, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         problems = _reference_errors(self.core, caller, fields, _TRADER_REFS)
         if problems:
             raise Unprocessable("Trader references records that are not yours", errors=problems)
@@ -369,7 +369,7 @@ class Traders(Service):
         defaults: dict[str, Any] = {
             "name": f"Trader {count + 1}",
             **trader_create_defaults(),
-            "webhook": {"enabled": True, "format": "json", "url": ""},
+            "webhook": {"enabled": True, "format": "json", "url": f"https://api.cryptorobot.ai/webhooks/{record_id}"},
             "api_server": {
                 "enabled": True,
                 "listen_ip_address": "0.0.0.0",
@@ -382,17 +382,6 @@ class Traders(Service):
         }
         # `running` on create is refused by the schema ("can only be set by a patch").
         return {**_merge_nested(defaults, fields), "running": False, "status": "stopped"}
-
-    async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
-        fields = self.check("create", data)
-        record = self.stamp(caller, await self.build(caller, fields))
-        record["webhook"]["url"] = (
-            record["webhook"].get("url") or f"https://api.cryptorobot.ai/webhooks/{record['_id']}"
-        )
-        self.core.store.put(self.path, record)
-        result = self.view(caller, record)
-        self.core.publish(self.path, "created", result)
-        return result
 
     async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
         problems = _reference_errors(self.core, caller, changes, _TRADER_REFS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,9 @@ import socketio
 from mockserver.contract import METHODS
 from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNotAllowed, NotAuthenticated, NotFound
 from mockserver.server._core import Caller, Core
-from mockserver.server._services import Service
+from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
 
-__all__ = ["FeathersSocketServer", "SocketTransport", "call_method", "needs_authentication", "parse_authorization"]
+__all__ = ["FeathersSocketServer", "SocketTransport"]
 
 log = logging.getLogger("mockserver.socket")
 
@@ -42,67 +41,6 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             log.info("closing %s after a malformed packet: %s", eio_sid, error)
             self._binary_packet.pop(eio_sid, None)
             await self.eio.disconnect(eio_sid)
-
-
-def needs_authentication(path: str, method: str) -> bool:
-    """Every call needs a user except login and sign-up (§5.8)."""
-    return not (path == "authentication" or (path == "users" and method == "create"))
-
-
-def parse_authorization(header: str | None) -> tuple[str, str] | None:
-    """(scheme, credential) from an Authorization header: `Bearer t`, `JWT t`, `ApiKey k`, or a bare token."""
-    if not header or not header.strip():
-        return None
-    parts = header.strip().split(None, 1)
-    if len(parts) == 1:
-        return "bearer", parts[0]
-    scheme = parts[0].lower()
-    return ("bearer" if scheme == "jwt" else scheme), parts[1].strip()
-
-
-def _holds_non_finite(value: Any) -> bool:
-    """NaN or ±Infinity anywhere in a decoded value: Python's json accepts them, JSON.parse (and Feathers) does not,
-    and a stored one would make every later answer about the record unserialisable."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return True
-        if isinstance(item, Mapping):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
-async def call_method(service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any) -> Any:
-    """Run one standard method after the argument checks both transports share."""
-    if _holds_non_finite(data) or _holds_non_finite(query) or _holds_non_finite(record_id):
-        raise BadRequest("Invalid JSON: NaN and Infinity are not JSON values")
-    if not isinstance(query, Mapping):
-        raise BadRequest("Invalid query: expected an object", data={"query": query})
-    if method in ("get", "patch", "remove"):
-        if record_id is None:
-            if method == "patch":
-                raise MethodNotAllowed("Can not patch multiple entries")
-            if method == "remove" and service.path != "authentication":
-                raise MethodNotAllowed("Can not remove multiple entries")
-        elif isinstance(record_id, bool) or not isinstance(record_id, str | int | float):
-            raise BadRequest(f"Invalid id for .{method}: expected a string or a number")
-    if method in ("create", "patch"):
-        if isinstance(data, list) and method == "create":
-            raise MethodNotAllowed("Can not create multiple entries")
-        if not isinstance(data, Mapping):
-            raise BadRequest(f"Invalid data for .{method}: expected an object")
-    if method == "find":
-        return await service.find(caller, query)
-    if method == "get":
-        return await service.get(caller, record_id, query)
-    if method == "create":
-        return await service.create(caller, data, query)
-    if method == "patch":
-        return await service.patch(caller, record_id, data, query)
-    return await service.remove(caller, record_id, query)
 
 
 def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:

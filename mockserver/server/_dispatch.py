@@ -1,0 +1,77 @@
+"""What both transports do with a call once they have resolved it: the checks Feathers makes, then the method.
+
+REST and the socket share this, so a call answers the same over either (cryptorobot-api.md §2, §8.2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from mockserver.errors import BadRequest, MethodNotAllowed
+from mockserver.server._core import Caller
+from mockserver.server._services import Service
+
+__all__ = ["call_method", "needs_authentication", "parse_authorization"]
+
+
+def needs_authentication(path: str, method: str) -> bool:
+    """Every call needs a user except login and sign-up (§5.8)."""
+    return not (path == "authentication" or (path == "users" and method == "create"))
+
+
+def parse_authorization(header: str | None) -> tuple[str, str] | None:
+    """(scheme, credential) from an Authorization header: `Bearer t`, `JWT t`, `ApiKey k`, or a bare token."""
+    if not header or not header.strip():
+        return None
+    parts = header.strip().split(None, 1)
+    if len(parts) == 1:
+        return "bearer", parts[0]
+    scheme = parts[0].lower()
+    return ("bearer" if scheme == "jwt" else scheme), parts[1].strip()
+
+
+def _holds_non_finite(value: Any) -> bool:
+    """NaN or ±Infinity anywhere in a decoded value: Python's json accepts them, JSON.parse (and Feathers) does not,
+    and a stored one would make every later answer about the record unserialisable."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+async def call_method(service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any) -> Any:
+    """Run one standard method after the argument checks both transports share."""
+    if _holds_non_finite(data) or _holds_non_finite(query) or _holds_non_finite(record_id):
+        raise BadRequest("Invalid JSON: NaN and Infinity are not JSON values")
+    if not isinstance(query, Mapping):
+        raise BadRequest("Invalid query: expected an object", data={"query": query})
+    if method in ("get", "patch", "remove"):
+        if record_id is None:
+            if method == "patch":
+                raise MethodNotAllowed("Can not patch multiple entries")
+            if method == "remove" and service.path != "authentication":
+                raise MethodNotAllowed("Can not remove multiple entries")
+        elif isinstance(record_id, bool) or not isinstance(record_id, str | int | float):
+            raise BadRequest(f"Invalid id for .{method}: expected a string or a number")
+    if method in ("create", "patch"):
+        if isinstance(data, list) and method == "create":
+            raise MethodNotAllowed("Can not create multiple entries")
+        if not isinstance(data, Mapping):
+            raise BadRequest(f"Invalid data for .{method}: expected an object")
+    if method == "find":
+        return await service.find(caller, query)
+    if method == "get":
+        return await service.get(caller, record_id, query)
+    if method == "create":
+        return await service.create(caller, data, query)
+    if method == "patch":
+        return await service.patch(caller, record_id, data, query)
+    return await service.remove(caller, record_id, query)
