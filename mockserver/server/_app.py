@@ -21,6 +21,7 @@ from mockserver.server._core import Core, Options
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
+from mockserver.server._store import Store
 from mockserver.synth import Dataset, UserSeed, dataset
 
 __all__ = ["MockServer", "ServerThread", "parse_user"]
@@ -165,7 +166,7 @@ class MockServer:
         return [(email, pw, keys_of.get(ds.user_id(email), [])) for email, pw in ds.passwords.items()]
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
         return self.core.store
 
