@@ -402,3 +402,28 @@ def test_an_unparseable_packet_closes_its_connection_like_node(crmock: ServerThr
             assert (await client.call("find", "strategies/templates", {}))["total"] == 2
 
     run(scenario())
+
+
+def test_calls_before_the_namespace_connect_are_ignored_and_the_socket_still_connects(crmock: ServerThread) -> None:
+    """A client that emits before CONNECT gets no ack (the namespace is not joined) and changes nothing."""
+
+    async def scenario() -> None:
+        before = store_state(crmock)
+        async with await RawSocket.open(crmock.url, namespace_connect=False) as sock:
+            login = {"strategy": "local", "email": USER[0], "password": USER[1]}
+            await sock.ws.send_str("420" + json.dumps(["create", "authentication", login, {}]))
+            await sock.ws.send_str(
+                "421" + json.dumps(["create", "users", {"email": "x@example.com", "password": "p"}, {}])
+            )
+            with pytest.raises(asyncio.TimeoutError):
+                await sock.ws.receive(timeout=0.5)  # no ack, no CONNECT reply
+            await sock.ws.send_str("40")
+            reply = await sock.next_packet(5.0)
+            assert reply is not None
+            assert reply.startswith("0{")
+            text = await sock.call("find", "strategies/templates", {})
+            ack = json.loads(text[text.index("[") :])
+            assert ack[0]["code"] == 401  # connected, and not logged in by the early frame
+        assert store_state(crmock) == before
+
+    run(scenario())
