@@ -23,7 +23,7 @@ import aiohttp
 from mockserver.client import FeathersSocketClient
 from mockserver.contract import Contract, default_contract
 from mockserver.errors import ERROR_CLASSES
-from mockserver.server import Options
+from mockserver.server import Options, ServerThread
 
 T = TypeVar("T")
 
@@ -294,3 +294,22 @@ class RawSocket:
                 name, *payload = json.loads(packet[1:])
                 found.append((name, payload[0] if len(payload) == 1 else payload))
         return found
+
+
+def store_state(crmock: ServerThread) -> str:
+    """Everything the store holds, as one canonical string (taken on the server's own thread)."""
+
+    def dump() -> str:
+        store = crmock.server.store
+        return json.dumps(
+            {
+                "tables": store.tables,
+                "passwords": store.passwords,
+                "api_keys": store.api_keys,
+                "subscriptions": {user: sorted(models) for user, models in store.subscriptions.items()},
+                "templates_applied": sorted(store.templates_applied),
+            },
+            sort_keys=True,
+        )
+
+    return crmock.call(dump)

@@ -22,6 +22,7 @@ from crmock_support import (
     assert_error_shape,
     logged_in,
     run,
+    store_state,
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -77,25 +78,6 @@ def calls(known_ids: list[str]) -> st.SearchStrategy[tuple[str, list[Any]]]:
     paths = st.sampled_from([p for p in PATHS if p != "authentication"]) | values
     args = st.lists(values, max_size=4)
     return st.tuples(events, st.builds(lambda path, rest: [path, *rest], paths, args))
-
-
-def store_state(crmock: ServerThread) -> str:
-    """Everything the store holds, as one canonical string (taken on the server's own thread)."""
-
-    def dump() -> str:
-        store = crmock.server.store
-        return json.dumps(
-            {
-                "tables": store.tables,
-                "passwords": store.passwords,
-                "api_keys": store.api_keys,
-                "subscriptions": {user: sorted(models) for user, models in store.subscriptions.items()},
-                "templates_applied": sorted(store.templates_applied),
-            },
-            sort_keys=True,
-        )
-
-    return crmock.call(dump)
 
 
 class FuzzClient:
