@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mockserver.contract import Contract, ContractError, Problem, load_contract
+    from mockserver.contract import Contract, ContractError, ContractViolation, Problem, load_contract
     from mockserver.errors import FeathersError
     from mockserver.server import ActivityOptions, MockServer, Options, ServerThread
     from mockserver.synth import Dataset, Generator, UserSeed, dataset, generate, generate_event
@@ -25,6 +25,7 @@ _HOME = {
     "ActivityOptions": "mockserver.server",
     "Contract": "mockserver.contract",
     "ContractError": "mockserver.contract",
+    "ContractViolation": "mockserver.contract",
     "Dataset": "mockserver.synth",
     "FeathersError": "mockserver.errors",
     "Generator": "mockserver.synth",
@@ -43,6 +44,7 @@ __all__ = [
     "ActivityOptions",
     "Contract",
     "ContractError",
+    "ContractViolation",
     "Dataset",
     "FeathersError",
     "Generator",

@@ -8,12 +8,13 @@ nothing of ours but `mockserver.errors` (ARCHITECTURE.md, layer 1).
     contract = load_contract()
     contract.validate("traders", "patch", {"stoploss": 1})   # -> [{"path": "stoploss", ...}]
     contract.check("strategies", "create", body)               # raises BadRequest("Validation failed")
+    contract.assert_event("traders patched", payload)          # in tests: raises ContractViolation
 """
 
 from __future__ import annotations
 
 from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
-from mockserver.contract._contract import Contract, default_contract, load_contract
+from mockserver.contract._contract import Contract, ContractViolation, default_contract, load_contract
 from mockserver.contract._loader import ContractError
 from mockserver.contract._problems import Problem
 
@@ -22,6 +23,7 @@ __all__ = [
     "SERVICES",
     "Contract",
     "ContractError",
+    "ContractViolation",
     "Problem",
     "Scope",
     "ServiceSpec",

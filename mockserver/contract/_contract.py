@@ -27,7 +27,7 @@ from mockserver.contract._loader import BASE_URI, DIALECT, ContractError, load_s
 from mockserver.contract._problems import Problem, problems_from_errors
 from mockserver.errors import BadRequest
 
-__all__ = ["ERROR_SERVICE", "Contract", "default_contract", "load_contract"]
+__all__ = ["ERROR_SERVICE", "Contract", "ContractViolation", "default_contract", "load_contract"]
 
 ERROR_SERVICE = "error"
 """A pseudo-service with the single kind `object`: the Feathers error body (§6.1)."""
@@ -153,12 +153,41 @@ class Contract:
         if problems:
             raise BadRequest("Validation failed", errors=[dict(problem) for problem in problems])
 
+    def assert_valid(self, service: str, kind: str, instance: Any) -> None:
+        """Fail a test with a `ContractViolation` (an AssertionError) if `instance` breaks the schema."""
+        problems = self.validate(service, kind, instance)
+        if problems:
+            raise ContractViolation(service=service, kind=kind, problems=problems, instance=instance)
+
+    def assert_event(self, event_name: str, payload: Any) -> None:
+        """Fail a test with a `ContractViolation` if an event payload breaks its schema (e.g. "traders patched")."""
+        service, kind = self.event_kind(event_name)
+        problems = self.validate(service, kind, payload)
+        if problems:
+            raise ContractViolation(service=service, kind=kind, problems=problems, instance=payload, event=event_name)
+
     def _key(self, service: str, kind: str) -> tuple[str, str]:
         _check_str("kind", kind)
         kinds = self.kinds(service)
         if kind not in kinds:
             raise UnknownSchemaError(f"service {service!r} has no kind {kind!r}; its kinds: {', '.join(kinds)}")
         return service, kind
+
+
+class ContractViolation(AssertionError):
+    """A payload that breaks the contract, with the fields a report needs; test runners show it as a failure."""
+
+    def __init__(
+        self, *, service: str, kind: str, problems: list[Problem], instance: Any, event: str | None = None
+    ) -> None:
+        self.service = service
+        self.kind = kind
+        self.event = event
+        self.problems = problems
+        self.instance = instance
+        subject = f"event {event!r}" if event else f"{service} {kind}"
+        lines = "\n".join(f"  {problem['path'] or '(root)'}: {problem['message']}" for problem in problems)
+        super().__init__(f"{subject} breaks the contract:\n{lines}")
 
 
 def _check_str(argument: str, value: object) -> None:

@@ -409,3 +409,26 @@ def test_a_user_supplied_schema_directory_is_checked_against_the_metaschema(tmp_
     (tmp_path / "events.json").write_text(json.dumps(broken))
     with pytest.raises(ContractError, match=r"events\.json: not a valid JSON Schema"):
         load_contract(tmp_path)
+
+
+def test_assert_valid_fails_a_test_with_a_structured_contract_violation(contract: Contract) -> None:
+    from mockserver.contract import ContractViolation
+
+    with pytest.raises(AssertionError) as caught:
+        contract.assert_valid("strategies", "create", {"name": "x", "stoploss": 0.5})
+    violation = caught.value
+    assert isinstance(violation, ContractViolation)
+    assert (violation.service, violation.kind, violation.event) == ("strategies", "create", None)
+    assert violation.problems == [{"path": "stoploss", "message": "must be <= 0"}]
+    assert str(violation) == "strategies create breaks the contract:\n  stoploss: must be <= 0"
+    contract.assert_valid("strategies", "create", {"name": "x", "stoploss": -0.1})  # valid: no exception
+
+
+def test_assert_event_names_the_event(contract: Contract) -> None:
+    from mockserver.contract import ContractViolation
+
+    with pytest.raises(ContractViolation) as caught:
+        contract.assert_event("strategies removed", {"_id": "a", "name": "extra"})
+    assert caught.value.event == "strategies removed"
+    assert [p["path"] for p in caught.value.problems] == ["name"]
+    assert str(caught.value).startswith("event 'strategies removed' breaks the contract:")
