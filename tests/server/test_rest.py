@@ -357,3 +357,18 @@ def test_oauth_google_without_a_configured_callback_is_a_bad_request(crmock: Ser
     status, _headers, body = run(rest("GET", crmock.url, "/oauth/google"))
     assert status == 400
     assert "--oauth-redirect" in body["message"]
+
+
+def test_a_browser_app_on_another_origin_can_open_a_polling_socket() -> None:
+    """python-engineio only allows the same origin by default; the mock must accept a dev server's origin."""
+    origin = "http://localhost:5173"
+
+    async def scenario(url: str) -> None:
+        handshake = f"{url}/socket.io/?EIO=4&transport=polling"
+        async with aiohttp.ClientSession() as session, session.get(handshake, headers={"Origin": origin}) as response:
+            assert response.status == 200
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+            assert (await response.text()).startswith("0{")
+
+    with MockServer(seed=SEED).running() as handle:
+        run(scenario(handle.url))
