@@ -100,6 +100,9 @@ def _user(value: str) -> str:
     metavar="URL",
     help="The app's OAuth callback: GET /oauth/google redirects there with #access_token=.",
 )
+@click.option("--exchange-connect-fails", is_flag=True, help="Exchange credentials answer 502 BadGateway (§10.7).")
+@click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the whole record (D2).")
+@click.option("--deny-logged-out-tokens", is_flag=True, help="A token answers 401 once its session logged out.")
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
 def serve_command(
     host: str,
@@ -116,6 +119,9 @@ def serve_command(
     start_delay: float,
     rate_limits: bool,
     oauth_redirect: str | None,
+    exchange_connect_fails: bool,
+    full_removed_strategy: bool,
+    deny_logged_out_tokens: bool,
     jwt_secret: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
@@ -130,6 +136,9 @@ def serve_command(
         start_delay=start_delay,
         rate_limits=rate_limits,
         oauth_redirect=oauth_redirect,
+        exchange_connect_fails=exchange_connect_fails,
+        full_removed_strategy=full_removed_strategy,
+        deny_logged_out_tokens=deny_logged_out_tokens,
     )
     activity = (
         None

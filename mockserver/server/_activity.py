@@ -74,6 +74,7 @@ class Activity:
         self._tasks = []
 
     async def _every(self, interval: float, step: Callable[[], None]) -> None:
+        """Run `step` every `interval` seconds; slow streams get jitter so they do not fire in lockstep."""
         while True:
             await asyncio.sleep(interval * (0.5 + self.rng.random()) if interval >= 5 else interval)
             step()

@@ -15,6 +15,7 @@ import pytest
 
 from mockserver.client import FeathersSocketClient
 from mockserver.contract import default_contract
+from mockserver.errors import FeathersError
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
@@ -145,3 +146,31 @@ def test_port_in_use_exits_1_with_a_message() -> None:
         assert done.returncode == 1
         assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_optional_behaviour_flags_reach_the_server() -> None:
+    flags = ["--quiet-streams", "--exchange-connect-fails", "--full-removed-strategy", "--deny-logged-out-tokens"]
+    with serving(*flags) as (_proc, url, _lines):
+
+        async def scenario() -> None:
+            async with FeathersSocketClient(url) as client:
+                auth = await client.authenticate("user@example.com", "your-password")
+                exchange = await client.call("create", "exchanges", {}, {})
+                await client.call("patch", "exchanges", exchange["_id"], {"which": "binance"}, {})
+                with pytest.raises(FeathersError) as failed:
+                    await client.call("patch", "exchanges", exchange["_id"], {"apiKey": "k", "secret": "s"}, {})
+                assert failed.value.code == 502
+
+                strategy = await client.call("create", "strategies", {"name": "gone soon"}, {})
+                await client.call("remove", "strategies", strategy["_id"], {})
+                removed = await client.wait_for("strategies removed")
+                assert removed[0]["name"] == "gone soon"  # the whole record, not just {_id}
+
+                await client.call("remove", "authentication", None, {})
+                with pytest.raises(FeathersError) as denied:
+                    await client.call(
+                        "create", "authentication", {"strategy": "jwt", "accessToken": auth["accessToken"]}, {}
+                    )
+                assert denied.value.code == 401
+
+        asyncio.run(scenario())
