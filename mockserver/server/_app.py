@@ -181,14 +181,24 @@ class MockServer:
         self.core.reseed()
         self._load()
 
-    def emit(self, path: str, event: str, payload: Any, *, user_id: str | None = None) -> frozenset[str]:
+    def emit(
+        self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
+    ) -> frozenset[str]:
         """Publish a server-made event; to one user's connections when `user_id` is given, else by the
-        service's scope (owned records go to their `userId`). Returns the socket ids it reached."""
-        spec = self.contract.services()
-        if path not in spec:
-            raise KeyError(f"unknown service {path!r}; known: {', '.join(spec)}")
+        service's scope (owned records go to their `userId`). Returns the socket ids it reached.
+
+        The payload is checked against the event's schema first (a ContractViolation, an AssertionError, if it
+        breaks it), so a test cannot silently rely on data the real server never sends; `validate=False` is for
+        scenarios that break the contract on purpose.
+        """
+        name = f"{path} {event}"
+        if name not in self.contract.events():
+            known = ", ".join(self.contract.events())
+            raise KeyError(f"{name!r} is not an event of the API; known: {known}")
+        if validate:
+            self.contract.assert_event(name, payload)
         audience = Audience.owner(user_id) if user_id is not None else self.core.audience_of(path, payload)
-        return self.core.channels.publish(f"{path} {event}", payload, audience)
+        return self.core.channels.publish(name, payload, audience)
 
 
 async def _cancel_leftover_tasks() -> None:
@@ -245,5 +255,7 @@ class ServerThread:
     def reset(self, *, disconnect: bool = True) -> None:
         self.run(self.server.reset(disconnect=disconnect))
 
-    def emit(self, path: str, event: str, payload: Any, *, user_id: str | None = None) -> frozenset[str]:
-        return self.call(self.server.emit, path, event, payload, user_id=user_id)
+    def emit(
+        self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
+    ) -> frozenset[str]:
+        return self.call(self.server.emit, path, event, payload, user_id=user_id, validate=validate)

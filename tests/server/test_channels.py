@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from crmock_support import OTHER, OTHER_ID, USER, USER_ID, assert_events_valid, logged_in, login_token, rest, run
 
 from mockserver.client import FeathersSocketClient
@@ -200,3 +201,14 @@ def test_a_disconnected_socket_leaves_every_channel(crmock: ServerThread) -> Non
             assert crmock.call(lambda: sid not in channels.user_of and sid not in channels.by_user.get(USER_ID, set()))
 
     run(scenario())
+
+
+def test_emit_refuses_payloads_the_real_server_never_sends(crmock: ServerThread) -> None:
+    from mockserver.contract import ContractViolation
+
+    with pytest.raises(ContractViolation) as broken:
+        crmock.emit("traders", "patched", {"_id": "x", "status": "flying"})
+    assert broken.value.event == "traders patched"
+    with pytest.raises(KeyError, match="'traders frobbed' is not an event of the API"):
+        crmock.emit("traders", "frobbed", {})
+    assert crmock.emit("events", "created", {"anything": 1}, validate=False) == frozenset()  # no one logged in
