@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from mockserver.synth import Generator
 
 __all__ = ["Activity", "ActivityOptions"]
 
+GROWING = ("trades", "traders/pods/events", "models/signals", "messages", "events")
+
 
 @dataclass(frozen=True, slots=True)
 class ActivityOptions:
@@ -30,8 +33,11 @@ class ActivityOptions:
     signal_interval: float = 15.0
     message_interval: float = 30.0
     system_event_interval: float = 60.0
+    max_records: int = 10_000  # per growing service; the oldest go first, so a day-long `serve` stays small
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_records, bool) or not isinstance(self.max_records, int) or self.max_records < 1:
+            raise ValueError(f"max_records must be an int >= 1, got {self.max_records!r}")
         for name in (
             "ticker_interval",
             "trade_interval",
@@ -78,6 +84,16 @@ class Activity:
         while True:
             await asyncio.sleep(interval * (0.5 + self.rng.random()) if interval >= 5 else interval)
             step()
+            self.trim()
+
+    def trim(self) -> None:
+        """Drop the oldest records of the collections the streams grow, beyond `max_records` each."""
+        for path in GROWING:
+            table = self.core.store.table(path)
+            excess = len(table) - self.options.max_records
+            if excess > 0:
+                for record_id in list(itertools.islice(table, excess)):
+                    del table[record_id]
 
     # -- streams ------------------------------------------------------------------------------------------------
     def tick_prices(self) -> None:
