@@ -27,13 +27,6 @@ def _duration(value: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _user(value: str) -> str:
-    email, sep, password = value.partition(":")
-    if not sep or "@" not in email or not password:
-        raise click.BadParameter(f"expected EMAIL:PASSWORD, got {value!r}")
-    return value
-
-
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
@@ -125,21 +118,21 @@ def serve_command(
     jwt_secret: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
-    from mockserver.server import ActivityOptions, MockServer, Options
+    from mockserver.server import ActivityOptions, MockServer, Options, parse_user
 
-    for user in users:
-        _user(user)
-    if oauth_redirect is not None and not oauth_redirect.startswith(("http://", "https://")):
-        raise click.BadParameter(f"expected an http(s) URL, got {oauth_redirect!r}", param_hint="--oauth-redirect")
-    options = Options(
-        token_lifetime=_duration(token_lifetime),
-        start_delay=start_delay,
-        rate_limits=rate_limits,
-        oauth_redirect=oauth_redirect,
-        exchange_connect_fails=exchange_connect_fails,
-        full_removed_strategy=full_removed_strategy,
-        deny_logged_out_tokens=deny_logged_out_tokens,
-    )
+    try:  # the server's own checks, reported as a usage error (exit 2) rather than a traceback
+        seeds = [parse_user(user) for user in users]
+        options = Options(
+            token_lifetime=_duration(token_lifetime),
+            start_delay=start_delay,
+            rate_limits=rate_limits,
+            oauth_redirect=oauth_redirect,
+            exchange_connect_fails=exchange_connect_fails,
+            full_removed_strategy=full_removed_strategy,
+            deny_logged_out_tokens=deny_logged_out_tokens,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     activity = (
         None
         if quiet_streams
@@ -153,7 +146,7 @@ def serve_command(
     )
     server = MockServer(
         seed=seed,
-        users=list(users) or None,
+        users=seeds or None,
         host=host,
         port=port,
         options=options,

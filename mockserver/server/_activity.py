@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.server._core import Core
-from mockserver.server._services import PodEvents
+from mockserver.server._services import pod_events_of
 from mockserver.synth import Generator
 
 __all__ = ["Activity", "ActivityOptions"]
@@ -213,9 +213,7 @@ class Activity:
         )
 
     def _pod_event(self, trader: dict[str, Any], message: str, data: dict[str, Any]) -> None:
-        service = self.core.services["traders/pods/events"]
-        assert isinstance(service, PodEvents)
-        service.record_event(trader, "trade_executed", message, data)
+        pod_events_of(self.core).record_event(trader, "trade_executed", message, data)
 
     def signal(self) -> None:
         """A model fires: one signal record per subscriber, so ownership rules deliver it (§10.14)."""

@@ -36,7 +36,7 @@ def parse_user(spec: str | UserSeed) -> UserSeed:
         return spec
     email, sep, password = spec.partition(":")
     if not sep or "@" not in email or not password:
-        raise ValueError(f"user must look like EMAIL:PASSWORD, got {spec!r}")
+        raise ValueError(f"expected EMAIL:PASSWORD, got {spec!r}")
     return UserSeed(email=email, password=password)
 
 
@@ -70,9 +70,12 @@ class MockServer:
         self.options = options or Options()
         self.activity_options = activity
         self.contract = contract or default_contract()
-        issuer = TokenIssuer.random(lifetime=self.options.token_lifetime)
-        if jwt_secret is not None:
-            issuer = TokenIssuer(secret=jwt_secret, lifetime=self.options.token_lifetime)
+        lifetime = self.options.token_lifetime
+        issuer = (
+            TokenIssuer.random(lifetime=lifetime)
+            if jwt_secret is None
+            else TokenIssuer(secret=jwt_secret, lifetime=lifetime)
+        )
         self.dataset: Dataset = dataset(seed, self.users)
         self.sio = FeathersSocketServer(
             async_mode="aiohttp",

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from mockserver.contract import Contract, Scope, service_spec
-from mockserver.errors import TooManyRequests
+from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
 from mockserver.server._auth import TokenIssuer, iso_millis
 from mockserver.server._channels import Audience, Channels
-from mockserver.server._limits import PLANS, Decision, RateLimiter
+from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
 from mockserver.server._store import Store
 
 if TYPE_CHECKING:
@@ -121,6 +121,17 @@ class Core:
         """Random hex from the server's seeded RNG: secrets it makes are reproducible for a seed, like its data."""
         return f"{self.rng.getrandbits(nbytes * 8):0{nbytes * 2}x}"
 
+    def authenticate_token(self, token: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(claims, user) for an access token, as Feathers' jwt strategy checks it on every call: a valid,
+        unexpired (by the server's clock), not logged-out token whose user still exists."""
+        claims = self.issuer.verify(token, now=self.clock.now())
+        if token in self.denied_tokens:
+            raise NotAuthenticated("Invalid access token")
+        user = self.user(str(claims["sub"]))
+        if user is None:
+            raise NotFound(f"No record found for id '{claims['sub']}'")
+        return claims, user
+
     def charge(self, caller: Caller, address: str | None) -> Decision | None:
         """Count one call against the caller's bucket (§7); None when rate limits are off.
 
@@ -139,8 +150,8 @@ class Core:
         """A login beyond the plan's WebSocket connections is refused (§7, suggested by the spec)."""
         if not self.options.rate_limits:
             return
-        plan_name = str(user.get("plan", "free"))
-        plan = PLANS.get(plan_name, PLANS["free"])
+        plan_name = str(user.get("plan", ANONYMOUS_PLAN))
+        plan = plan_named(plan_name)
         others = self.channels.by_user.get(str(user["_id"]), set()) - {sid}
         if len(others) >= plan.connections:
             raise TooManyRequests(

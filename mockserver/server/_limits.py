@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["PLANS", "Decision", "Plan", "RateLimiter"]
+__all__ = ["ANONYMOUS_PLAN", "PLANS", "Decision", "Plan", "RateLimiter", "plan_named"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,11 @@ PLANS: Final = MappingProxyType(
     }
 )
 ANONYMOUS_PLAN: Final = "free"
+
+
+def plan_named(name: str | None) -> Plan:
+    """The limits of a plan; an unknown or missing plan gets the free plan's."""
+    return PLANS.get(name or ANONYMOUS_PLAN, PLANS[ANONYMOUS_PLAN])
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class RateLimiter:
     buckets: dict[str, _Bucket] = field(default_factory=dict)
 
     def take(self, principal: str, plan_name: str | None, now: datetime) -> Decision:
-        plan = PLANS.get(plan_name or ANONYMOUS_PLAN, PLANS[ANONYMOUS_PLAN])
+        plan = plan_named(plan_name)
         rate = plan.per_minute / 60.0
         moment = now.timestamp()
         bucket = self.buckets.get(principal)

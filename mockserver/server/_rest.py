@@ -181,12 +181,7 @@ class RestTransport:
             return self.api_key_caller(secret)
         if scheme != "bearer":
             raise NotAuthenticated(f"Unsupported authorization scheme '{scheme}'")
-        claims = self.core.issuer.verify(secret, now=self.core.clock.now())
-        if secret in self.core.denied_tokens:
-            raise NotAuthenticated("Invalid access token")
-        user = self.core.user(str(claims["sub"]))
-        if user is None:
-            raise NotFound(f"No record found for id '{claims['sub']}'")
+        _, user = self.core.authenticate_token(secret)
         return Caller(provider="rest", user=user, token=secret)
 
     def api_key_caller(self, secret: str) -> Caller:

@@ -206,19 +206,20 @@ def _reference_errors(
 class Users(Service):
     path = "users"
 
-    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.core.store.user_by_email(str(fields["email"])) is not None:
+    def ensure_email_free(self, email: str, *, owner: str | None = None) -> None:
+        """E-mails are unique (they are the login); `owner` may keep its own."""
+        other = self.core.store.user_by_email(email)
+        if other is not None and other["_id"] != owner:
             raise Conflict("A user with this email already exists", errors=[{"path": "email", "message": "is taken"}])
+
+    async def build(self, caller: Caller, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.ensure_email_free(str(fields["email"]))
         self.core.store.passwords[record_id] = str(fields.pop("password"))  # kept apart: never in the record
         return {"email": fields.pop("email"), "name": "", "plan": "free", "verified": False, **fields}
 
     async def apply(self, caller: Caller, record: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any] | None:
         if "email" in changes:
-            other = self.core.store.user_by_email(str(changes["email"]))
-            if other is not None and other["_id"] != record["_id"]:
-                raise Conflict(
-                    "A user with this email already exists", errors=[{"path": "email", "message": "is taken"}]
-                )
+            self.ensure_email_free(str(changes["email"]), owner=record["_id"])
         if "password" in changes:  # only once nothing can fail any more: a refused patch changes nothing
             self.core.store.passwords[record["_id"]] = str(changes.pop("password"))
         return {**record, **changes}
@@ -253,15 +254,14 @@ class Keys(Service):
 
     def created_result(self, caller: Caller, record: dict[str, Any]) -> dict[str, Any]:
         """`key` is shown once: in the create result and in its `keys created` event (§10.4)."""
-        secret = next(s for s, key_id in self.core.store.api_keys.items() if key_id == record["_id"])
+        (secret,) = self.core.store.key_secrets(record["_id"])
         result = {"_id": record["_id"], "userId": record["userId"], "name": record["name"], "key": secret}
         result.update({k: v for k, v in record.items() if k not in result})
         return result
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:
-        keys = self.core.store.api_keys
-        for secret in [s for s, key_id in keys.items() if key_id == record["_id"]]:
-            del keys[secret]
+        for secret in self.core.store.key_secrets(record["_id"]):
+            del self.core.store.api_keys[secret]
 
 
 class Strategies(Service):
@@ -421,9 +421,7 @@ class Traders(Service):
         final, pod_event = ("running", "started") if transitional == "starting" else ("stopped", "stopped")
         server = Caller(provider="server")
         self.save_patch(server, {**record, "status": final})
-        pod_events = self.core.services["traders/pods/events"]
-        assert isinstance(pod_events, PodEvents)
-        pod_events.record_event(record, pod_event, f"{record['name']} {pod_event}")
+        pod_events_of(self.core).record_event(record, pod_event, f"{record['name']} {pod_event}")
 
     def before_remove(self, caller: Caller, record: dict[str, Any]) -> None:
         if record["status"] not in ("stopped", "error"):
@@ -448,6 +446,13 @@ class PodEvents(Service):
             record["data"] = data
         record["createdAt"] = self.core.clock.iso()
         return self.insert(record)
+
+
+def pod_events_of(core: Core) -> PodEvents:
+    """The pod-events service, typed: the lifecycle and the live streams both record pod events through it."""
+    service = core.services[PodEvents.path]
+    assert isinstance(service, PodEvents)
+    return service
 
 
 class Pods(Service):
@@ -513,13 +518,7 @@ class Authentication(Service):
         if strategy == "local":
             user = self.local_login(data)
         elif strategy == "jwt":
-            claims = self.core.issuer.verify(data.get("accessToken"), now=self.core.clock.now())
-            if data.get("accessToken") in self.core.denied_tokens:
-                raise NotAuthenticated("Invalid access token")
-            found = self.core.user(str(claims["sub"]))
-            if found is None:
-                raise NotFound(f"No record found for id '{claims['sub']}'")
-            user = found
+            _, user = self.core.authenticate_token(data.get("accessToken"))
         else:
             raise NotAuthenticated("Invalid authentication information (no `strategy` set)")
         token, payload = self.core.issuer.issue(str(user["_id"]), now=self.core.clock.now())
@@ -543,10 +542,7 @@ class Authentication(Service):
             raise NotAuthenticated("Invalid authentication information (no `strategy` set)")
         if record_id is not None and record_id != caller.token:
             raise NotAuthenticated("Invalid access token")
-        claims = self.core.issuer.verify(caller.token, now=self.core.clock.now())
-        user = self.core.user(str(claims["sub"]))
-        if user is None:
-            raise NotFound(f"No record found for id '{claims['sub']}'")
+        claims, user = self.core.authenticate_token(caller.token)
         if self.core.options.deny_logged_out_tokens:
             self.core.denied_tokens.add(caller.token)
         return {

@@ -120,15 +120,12 @@ class SocketTransport:
         return result
 
     def caller(self, sid: str) -> Caller:
-        """The connection's user, re-checked on every call as Feathers' authenticate hook does."""
+        """The connection's user, re-checked on every call as Feathers' authenticate hook does (`jwt expired`
+        once the token has run out)."""
         session = self.sessions.get(sid)
         if session is None or session.token is None:
             return Caller(provider="socketio", sid=sid)
-        # Re-verified on every call, as Feathers' authenticate hook does: `jwt expired` once the token has run out.
-        self.core.issuer.verify(session.token, now=self.core.clock.now())
-        user = self.core.user(session.user_id or "")
-        if user is None:
-            raise NotFound(f"No record found for id '{session.user_id}'")
+        _, user = self.core.authenticate_token(session.token)
         return Caller(provider="socketio", user=user, sid=sid, token=session.token)
 
     def login(self, sid: str, result: Mapping[str, Any]) -> None:
@@ -141,7 +138,7 @@ class SocketTransport:
         self.core.channels.join(sid, session.user_id)
         expires_in = float(result["authentication"]["payload"]["exp"]) - self.core.clock.now().timestamp()
         loop = asyncio.get_running_loop()
-        session.expiry = loop.call_later(max(expires_in, 0.0), lambda: self._spawn(self.expire(sid)))
+        session.expiry = loop.call_later(max(expires_in, 0.0), lambda: self.core.later(0, lambda: self.expire(sid)))
 
     def logout(self, sid: str) -> None:
         session = self.sessions.get(sid)
@@ -153,11 +150,6 @@ class SocketTransport:
         """Token ran out: the server sends DISCONNECT, the client sees `io server disconnect` (§5.5)."""
         self.logout(sid)
         await self.sio.disconnect(sid)
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self.core.tasks.add(task)
-        task.add_done_callback(self.core.tasks.discard)
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> object:
         """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6)."""

@@ -60,6 +60,10 @@ class Store:
     def owned_by(self, path: str, user_id: str) -> Iterator[dict[str, Any]]:
         return (rec for rec in self.records(path) if rec.get("userId") == user_id)
 
+    def key_secrets(self, key_id: str) -> list[str]:
+        """The plaintext secrets of an API key record (the record itself never holds them)."""
+        return [secret for secret, owner in self.api_keys.items() if owner == key_id]
+
     def user_by_email(self, email: str) -> dict[str, Any] | None:
         folded = email.casefold()
         return next((u for u in self.records("users") if str(u.get("email", "")).casefold() == folded), None)
