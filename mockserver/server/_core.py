@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
-from mockserver.contract import Contract, Scope, service_spec
+from mockserver.contract import Contract, Scope, ServiceSpec, service_spec
 from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
 from mockserver.server._auth import TokenIssuer, iso_millis
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
 from mockserver.server._store import Store
 
-if TYPE_CHECKING:
-    from mockserver.server._services import Service
-
-__all__ = ["Caller", "Clock", "Core", "Options", "RateLimited"]
+__all__ = ["Caller", "Clock", "Core", "Options", "RateLimited", "ServiceMethods"]
 
 Provider = Literal["socketio", "rest", "server"]
 
@@ -84,6 +81,23 @@ class Caller:
         return None if self.user is None else str(self.user["_id"])
 
 
+class ServiceMethods(Protocol):
+    """What the core and the transports need of a service; `_services` implements it (so the core never imports
+    the domain)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def spec(self) -> ServiceSpec: ...
+
+    async def find(self, caller: Caller, query: Mapping[str, Any]) -> Any: ...
+    async def get(self, caller: Caller, record_id: Any, query: Mapping[str, Any]) -> Any: ...
+    async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> Any: ...
+    async def patch(self, caller: Caller, record_id: Any, data: Mapping[str, Any], query: Mapping[str, Any]) -> Any: ...
+    async def remove(self, caller: Caller, record_id: Any, query: Mapping[str, Any]) -> Any: ...
+    def insert(self, record: dict[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class Core:
     """Everything one mock server knows; services and transports hold a reference, never a copy."""
@@ -95,7 +109,7 @@ class Core:
     seed: int
     store: Store = field(default_factory=Store)
     clock: Clock = field(default_factory=Clock)
-    services: dict[str, Service] = field(default_factory=dict)
+    services: dict[str, ServiceMethods] = field(default_factory=dict)
     denied_tokens: set[str] = field(default_factory=set)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mockserver.errors import BadRequest, MethodNotAllowed
-from mockserver.server._core import Caller
-from mockserver.server._services import Service
+from mockserver.server._core import Caller, ServiceMethods
 
 __all__ = ["call_method", "needs_authentication", "parse_authorization"]
 
@@ -47,7 +46,9 @@ def _holds_non_finite(value: Any) -> bool:
     return False
 
 
-async def call_method(service: Service, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any) -> Any:
+async def call_method(
+    service: ServiceMethods, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any
+) -> Any:
     """Run one standard method after the argument checks both transports share."""
     if _holds_non_finite(data) or _holds_non_finite(query) or _holds_non_finite(record_id):
         raise BadRequest("Invalid JSON: NaN and Infinity are not JSON values")

@@ -23,11 +23,10 @@ from mockserver.errors import (
     NotAuthenticated,
     NotFound,
 )
-from mockserver.server._core import Caller, Core, RateLimited
+from mockserver.server._core import Caller, Core, RateLimited, ServiceMethods
 from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
 from mockserver.server._limits import Decision
-from mockserver.server._qs import parse_query_string
-from mockserver.server._services import Service
+from mockserver.server.query import parse_query_string
 
 __all__ = ["RestTransport"]
 
@@ -156,7 +155,7 @@ class RestTransport:
             fragment = "access_token=" + token
         raise web.HTTPFound(location=f"{target}#{fragment}", headers=CORS_HEADERS)
 
-    def resolve(self, path: str) -> tuple[Service | None, str | None]:
+    def resolve(self, path: str) -> tuple[ServiceMethods | None, str | None]:
         segments = [s for s in path.split("/") if s]
         for end in range(len(segments), 0, -1):
             service = self.core.services.get("/".join(segments[:end]))

@@ -8,7 +8,7 @@ observe (event frame first, then the ack; feathers-protocol.md §2.3).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from mockserver.contract import Scope, service_spec
 from mockserver.errors import (
@@ -21,12 +21,22 @@ from mockserver.errors import (
     Unprocessable,
 )
 from mockserver.server._channels import Audience
-from mockserver.server._coerce import FieldType, coerce_query, field_types_from_schema
-from mockserver.server._core import Caller, Core
-from mockserver.server._query import FindParams, check_query_for_get, find, parse_find_params, select
+from mockserver.server._core import Caller, Core, ServiceMethods
+from mockserver.server.query import (
+    FieldType,
+    FindParams,
+    check_query_for_get,
+    coerce_query,
+    field_types_from_schema,
+    find,
+    parse_find_params,
+    select,
+)
 from mockserver.synth import exchange_profile, pod_result, trader_create_defaults
 
 __all__ = ["Service", "build_services"]
+
+S = TypeVar("S", bound="Service")
 
 IGNORED_FIELDS = ("_id", "userId", "createdAt", "updatedAt")  # server-managed; client values are ignored (§9.4)
 
@@ -448,11 +458,16 @@ class PodEvents(Service):
         return self.insert(record)
 
 
+def service_of(core: Core, kind: type[S]) -> S:
+    """A registered service as its own class, for domain rules that need more than the transports' methods."""
+    service = core.services[kind.path]
+    assert isinstance(service, kind)
+    return service
+
+
 def pod_events_of(core: Core) -> PodEvents:
     """The pod-events service, typed: the lifecycle and the live streams both record pod events through it."""
-    service = core.services[PodEvents.path]
-    assert isinstance(service, PodEvents)
-    return service
+    return service_of(core, PodEvents)
 
 
 class Pods(Service):
@@ -462,8 +477,7 @@ class Pods(Service):
 
     async def create(self, caller: Caller, data: Mapping[str, Any], query: Mapping[str, Any]) -> Any:
         self.core.contract.check(self.path, "create", data)
-        traders = self.core.services["traders"]
-        trader = traders.load(caller, data["traderId"])
+        trader = service_of(self.core, Traders).load(caller, data["traderId"])
         if trader["status"] != "running":
             raise Conflict("Trader is not running")
         store = self.core.store
@@ -556,7 +570,7 @@ def _plain(service_path: str) -> type[Service]:
     return type(f"Service_{service_path.replace('/', '_')}", (Service,), {"path": service_path})
 
 
-def build_services(core: Core) -> dict[str, Service]:
+def build_services(core: Core) -> None:
     """One instance of every service in the catalog, keyed by path."""
     classes: list[type[Service]] = [
         Authentication,
@@ -575,6 +589,5 @@ def build_services(core: Core) -> dict[str, Service]:
         _plain("messages"),
         _plain("events"),
     ]
-    services = {cls.path: cls(core) for cls in classes}
+    services: dict[str, ServiceMethods] = {cls.path: cls(core) for cls in classes}
     core.services.update(services)
-    return services

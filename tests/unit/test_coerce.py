@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from mockserver.server._coerce import FieldType, coerce_query, field_types_from_schema
-from mockserver.server._qs import parse_query_string
-from mockserver.server._query import find, parse_find_params
+from mockserver.server.query._coerce import FieldType, coerce_query, field_types_from_schema
+from mockserver.server.query._match import find, parse_find_params
+from mockserver.server.query._qs import parse_query_string
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers

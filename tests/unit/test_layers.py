@@ -61,6 +61,29 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
             "click",
         ),
     ),
+    # The query engine is a library of its own: JSON values and Feathers errors in, nothing of the server.
+    (
+        "mockserver.server.query",
+        (
+            *(f"mockserver.server.{p.stem}" for p in (ROOT / "mockserver" / "server").glob("_*.py")),
+            "mockserver.synth",
+            "mockserver.cli",
+            "socketio",
+            "engineio",
+            "aiohttp",
+            "jwt",
+        ),
+    ),
+    # The core holds services by a protocol type, so it never imports the domain or the transports.
+    (
+        "mockserver.server._core",
+        (
+            "mockserver.server._services",
+            "mockserver.server._socket",
+            "mockserver.server._rest",
+            "mockserver.server._app",
+        ),
+    ),
     ("mockserver.server", ("mockserver.cli", "mockserver.strategies", "hypothesis", "pytest", "click")),
     ("mockserver.cli", ("pytest_plugin", "pytest", "hypothesis")),
     ("mockserver", ("pytest", "click", "hypothesis", "mockserver.cli", "mockserver.strategies")),

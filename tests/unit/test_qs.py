@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.server._qs import parse_query_string
+from mockserver.server.query._qs import parse_query_string
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers

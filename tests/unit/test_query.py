@@ -16,9 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.errors import BadRequest, GeneralError
-from mockserver.server._coerce import coerce_query, field_types_from_schema
-from mockserver.server._qs import parse_query_string
-from mockserver.server._query import (
+from mockserver.server.query._coerce import coerce_query, field_types_from_schema
+from mockserver.server.query._match import (
     FindParams,
     check_query_for_get,
     compile_matcher,
@@ -28,6 +27,7 @@ from mockserver.server._query import (
     record_matches_query,
     select,
 )
+from mockserver.server.query._qs import parse_query_string
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers

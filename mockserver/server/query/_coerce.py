@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
-from mockserver.server._query import FIELD_OPERATORS, GROUPS, OPERATORS
+from mockserver.server.query._match import FIELD_OPERATORS, GROUPS, OPERATORS
 
 __all__ = ["FieldType", "coerce_query", "field_types_from_schema"]
 

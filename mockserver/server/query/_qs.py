@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final, cast
 from urllib.parse import unquote_to_bytes
 
-from mockserver.server._js import Sentinel, canonical_index, js_keys, js_parse_int, js_truthy
+from mockserver.server.query._js import Sentinel, canonical_index, js_keys, js_parse_int, js_truthy
 
 __all__ = ["parse_query_string"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mockserver.errors import BadRequest, FeathersError, GeneralError
-from mockserver.server._js import (
+from mockserver.server.query._js import (
     MISSING,
     Sentinel,
     canonical_index,
