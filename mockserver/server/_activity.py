@@ -7,14 +7,13 @@ real server would send (§8.4): `exchanges/ticker patched`, `trades created|patc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.scripting import Timer
 from mockserver.server._core import Core
 from mockserver.server._services import pod_events_of
 from mockserver.synth import Generator
@@ -58,9 +57,10 @@ class Activity:
         self.options = options
         self.rng = random.Random(seed ^ 0x5EED)
         self.generator = Generator(seed ^ 0xAC71)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: dict[str, Timer] = {}
 
     def start(self) -> None:
+        """Schedule every stream on the server's clock, so they follow its speed and a manual clock's `advance`."""
         streams: list[tuple[float, Callable[[], None]]] = [
             (self.options.ticker_interval, self.tick_prices),
             (self.options.trade_interval, self.trade),
@@ -68,23 +68,26 @@ class Activity:
             (self.options.message_interval, self.message),
             (self.options.system_event_interval, self.system_event),
         ]
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._every(interval, step)) for interval, step in streams if interval > 0]
+        for interval, step in streams:
+            if interval > 0:
+                self._schedule(interval, step)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+    def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
-    async def _every(self, interval: float, step: Callable[[], None]) -> None:
-        """Run `step` every `interval` seconds; slow streams get jitter so they do not fire in lockstep."""
-        while True:
-            await asyncio.sleep(interval * (0.5 + self.rng.random()) if interval >= 5 else interval)
+    def _schedule(self, interval: float, step: Callable[[], None]) -> None:
+        """Run `step` after `interval` seconds of mock time, then again; slow streams get jitter so they do not fire
+        in lockstep."""
+        delay = interval * (0.5 + self.rng.random()) if interval >= 5 else interval
+
+        def run() -> None:
+            self._schedule(interval, step)
             step()
             self.trim()
+
+        self._timers[step.__name__] = self.core.clock.call_later(delay, run)
 
     def trim(self) -> None:
         """Drop the oldest records of the collections the streams grow, beyond `max_records` each."""

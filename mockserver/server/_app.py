@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
+from mockserver.scripting import Clock, ClockMode
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
@@ -58,6 +59,8 @@ class MockServer:
         activity: ActivityOptions | None = None,
         contract: Contract | None = None,
         jwt_secret: str | None = None,
+        clock: ClockMode | Clock = "real",
+        speed: float = 1.0,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -86,8 +89,15 @@ class MockServer:
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.sio.attach(self.app)
+        if not isinstance(clock, Clock):
+            clock = Clock(clock, speed=speed)
         self.core = Core(
-            contract=self.contract, channels=Channels(self.sio), issuer=issuer, options=self.options, seed=seed
+            contract=self.contract,
+            channels=Channels(self.sio),
+            issuer=issuer,
+            options=self.options,
+            seed=seed,
+            clock=clock,
         )
         build_services(self.core)
         self.sockets = SocketTransport(self.core, self.sio)
@@ -118,18 +128,22 @@ class MockServer:
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self.core.clock.attach()
+        self._start_activity()
+        return self
+
+    def _start_activity(self) -> None:
         if self.activity_options is not None:
             self.activity = Activity(self.core, self.activity_options, seed=self.seed)
             self.activity.start()
-        return self
 
     async def stop(self) -> None:
         if self._runner is None:
             return
         if self.activity is not None:
-            await self.activity.stop()
+            self.activity.stop()
             self.activity = None
-        self.core.cancel_tasks()
+        self.core.clock.cancel_all()
         await self.sockets.disconnect_all()
         await self._runner.cleanup()
         self._runner = None
@@ -169,20 +183,30 @@ class MockServer:
         return [(email, pw, keys_of.get(ds.user_id(email), [])) for email, pw in ds.passwords.items()]
 
     @property
+    def clock(self) -> Clock:
+        """Mock time and the scheduler: `await server.clock.advance(seconds)` runs what falls due (manual mode)."""
+        return self.core.clock
+
+    @property
     def store(self) -> Store:
         """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
         return self.core.store
 
     async def reset(self, *, disconnect: bool = True) -> None:
-        """Back to the seeded dataset, as a fresh server would start; by default drops every connection."""
-        self.core.cancel_tasks()
+        """Back to the seeded dataset and the clock's start, as a fresh server would start; by default drops every
+        connection."""
+        if self.activity is not None:
+            self.activity.stop()
+            self.activity = None
+        self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
         self.core.denied_tokens.clear()
         self.core.limiter.clear()
-        self.core.clock.offset = 0.0
         self.core.reseed()
         self._load()
+        if self._runner is not None:
+            self._start_activity()
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True

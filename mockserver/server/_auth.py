@@ -35,15 +35,20 @@ class TokenIssuer:
     def random(cls, *, lifetime: timedelta = timedelta(days=7)) -> TokenIssuer:
         return cls(secret=secrets.token_hex(32), lifetime=lifetime)
 
-    def issue(self, user_id: str, *, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
-        """A fresh token (new iat, exp and jti every time, D9) and its claims in Feathers' order."""
+    def issue(
+        self, user_id: str, *, now: datetime | None = None, jti: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A fresh token (new iat, exp and jti every time, D9) and its claims in Feathers' order.
+
+        The server passes its clock's `now` and a seeded `jti`, so tokens follow mock time and a seeded run
+        issues the same tokens."""
         issued = int((now or datetime.now(UTC)).timestamp())
         payload: dict[str, Any] = {
             "iat": issued,
             "exp": issued + max(int(self.lifetime.total_seconds()), 1),
             "aud": self.audience,
             "sub": str(user_id),
-            "jti": str(uuid.uuid4()),
+            "jti": jti or str(uuid.uuid4()),
         }
         token = jwt.encode(payload, self.secret, algorithm="HS256", headers={"typ": "access"})
         return token, payload

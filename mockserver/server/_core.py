@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 from mockserver.contract import Contract, Scope, ServiceSpec, service_spec
 from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
-from mockserver.server._auth import TokenIssuer, iso_millis
+from mockserver.scripting import Clock, Timer
+from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
 from mockserver.server._store import Store
 
-__all__ = ["Caller", "Clock", "Core", "Options", "RateLimited", "ServiceMethods"]
+__all__ = ["Caller", "Core", "Options", "RateLimited", "ServiceMethods"]
 
 Provider = Literal["socketio", "rest", "server"]
 
@@ -48,22 +49,6 @@ class RateLimited(TooManyRequests):
     def __init__(self, decision: Decision) -> None:
         super().__init__("Rate limit exceeded", data={"retryAfter": decision.retry_after})
         self.decision = decision
-
-
-@dataclass(slots=True)
-class Clock:
-    """Wall-clock time plus an adjustable offset, so tests can move time without sleeping."""
-
-    offset: float = 0.0
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    def iso(self) -> str:
-        return iso_millis(self.now())
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +93,10 @@ class Core:
     options: Options
     seed: int
     store: Store = field(default_factory=Store)
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=Clock)  # the one scheduler: every timed thing waits on mock time
     services: dict[str, ServiceMethods] = field(default_factory=dict)
     denied_tokens: set[str] = field(default_factory=set)
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     rng: random.Random = field(init=False)
     _id_counter: int = 0
 
@@ -188,22 +172,13 @@ class Core:
             return Audience.owner(str(record["_id"]))
         return Audience.owner(str(record.get("userId", "")))
 
-    def later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
-        """Run a server-made change after `delay` seconds, tracked so stop() can cancel it."""
+    def later(self, delay: float, action: Callable[[], Awaitable[None]]) -> Timer:
+        """Run a server-made change after `delay` seconds of mock time (the clock cancels it on stop and reset)."""
+        return self.clock.call_later(delay, action)
 
-        async def run() -> None:
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await action()
-
-        task = asyncio.get_running_loop().create_task(run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def cancel_tasks(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        self.tasks.clear()
+    def uuid(self) -> str:
+        """A version-4 UUID from the server's seeded RNG (token ids), so a seeded run is byte-identical."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def user(self, user_id: str) -> dict[str, Any] | None:
         return self.store.get("users", user_id)

@@ -6,7 +6,6 @@ sends no ack at all, exactly like Feathers (D11).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import socketio
 
 from mockserver.contract import METHODS
 from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNotAllowed, NotAuthenticated, NotFound
+from mockserver.scripting import Timer
 from mockserver.server._core import Caller, Core
 from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
 
@@ -59,7 +59,7 @@ class Session:
     address: str | None = None  # the client's address, for rate limits on anonymous calls
     token: str | None = None
     user_id: str | None = None
-    expiry: asyncio.TimerHandle | None = None
+    expiry: Timer | None = None
 
     def clear(self) -> None:
         if self.expiry is not None:
@@ -136,9 +136,8 @@ class SocketTransport:
         session.token = str(result["accessToken"])
         session.user_id = str(result["user"]["_id"])
         self.core.channels.join(sid, session.user_id)
-        expires_in = float(result["authentication"]["payload"]["exp"]) - self.core.clock.now().timestamp()
-        loop = asyncio.get_running_loop()
-        session.expiry = loop.call_later(max(expires_in, 0.0), lambda: self.core.later(0, lambda: self.expire(sid)))
+        expires_at = float(result["authentication"]["payload"]["exp"])
+        session.expiry = self.core.clock.call_at(expires_at, lambda: self.expire(sid))
 
     def logout(self, sid: str) -> None:
         session = self.sessions.get(sid)

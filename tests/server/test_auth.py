@@ -256,7 +256,7 @@ def test_jwt_strategy_without_a_token_and_a_token_of_a_deleted_user(crmock: Serv
 
 def test_tokens_issued_while_the_server_clock_is_advanced_are_accepted(crmock: ServerThread) -> None:
     """jsonwebtoken does not refuse an `iat` ahead of the real time, so neither may the mock."""
-    crmock.call(lambda: crmock.server.core.clock.advance(3600))
+    crmock.run(crmock.server.clock.advance(3600))
 
     async def scenario() -> None:
         token = await login_token(crmock.url)
@@ -597,16 +597,29 @@ def test_keys_cannot_be_managed_with_an_api_key(crmock: ServerThread) -> None:
     run(scenario())
 
 
-def test_advancing_the_server_clock_expires_tokens(crmock: ServerThread) -> None:
-    """Expiry follows the server's clock, so a test can jump past the 7 days instead of waiting."""
+def test_advancing_the_server_clock_expires_tokens_and_disconnects_at_once(crmock: ServerThread) -> None:
+    """Expiry follows the server's clock, so a test can jump past the 7 days instead of waiting: the token is
+    refused and the socket gets its server-side disconnect during the advance, not 7 real days later."""
 
     async def scenario() -> None:
-        async with logged_in(crmock.url, USER) as client:
-            await client.call("find", "traders", {})
-            crmock.call(crmock.server.core.clock.advance, 7 * 86400 + 1)
-            with pytest.raises(FeathersError) as caught:
-                await client.call("find", "traders", {})
-            assert caught.value.to_json()["message"] == "jwt expired"
-            assert caught.value.to_json()["data"]["name"] == "TokenExpiredError"
+        token = await login_token(crmock.url)
+        sio = socketio.AsyncClient(reconnection=False)
+        reasons: list[Any] = []
+        gone = asyncio.Event()
+
+        @sio.event
+        async def disconnect(reason: Any = None) -> None:
+            reasons.append(reason)
+            gone.set()
+
+        await sio.connect(crmock.url, transports=["websocket"], headers={"Authorization": f"Bearer {token}"})
+        assert (await sio.call("find", ("traders", {}), timeout=5))[0] is None
+        crmock.run(crmock.server.clock.advance(7 * 86400 + 1))
+        await asyncio.wait_for(gone.wait(), 5)
+        assert reasons == [sio.reason.SERVER_DISCONNECT]
+        status, _, body = await rest("GET", crmock.url, "/traders", token=token)
+        assert status == 401
+        assert body["message"] == "jwt expired"
+        assert body["data"]["name"] == "TokenExpiredError"
 
     run(scenario())

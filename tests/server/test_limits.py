@@ -69,7 +69,7 @@ def test_the_burst_runs_out_then_429_with_retry_after_until_the_clock_refills_it
             assert body["data"] == {"retryAfter": int(headers["Retry-After"])}
             assert headers["X-RateLimit-Remaining"] == "0"
             assert int(headers["Retry-After"]) == 1  # 60/min refills one request a second
-            server.call(server.server.core.clock.advance, 1.0)
+            server.run(server.server.clock.advance(1.0))
             assert (await _get(session, server.url, token))[0] == 200
 
     run(scenario())

@@ -46,6 +46,20 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
             "faker",
         ),
     ),
+    (
+        "mockserver.scripting",
+        (
+            "mockserver.server",
+            "mockserver.cli",
+            "mockserver.strategies",
+            "socketio",
+            "engineio",
+            "aiohttp",
+            "hypothesis",
+            "pytest",
+            "click",
+        ),
+    ),
     ("mockserver.strategies", ("mockserver.server", "mockserver.cli", "socketio", "aiohttp", "pytest", "click")),
     (
         "mockserver.synth",
