@@ -35,8 +35,9 @@ class QueryLimits:
 
     max_depth: int = 32
     """Nesting of objects and arrays in a query or a body; a dotted field path counts one level per dot."""
-    max_operators: int = 200
-    """Field conditions and `$` operators in a query: every key of every object counts one."""
+    max_operators: int = 100
+    """Field conditions and `$` operators in a query: every key of every object counts one, and a dotted field
+    path one more per dot (each segment is a step on every record)."""
     max_in: int = 1000
     """Values in one `$in` or `$nin` list."""
     max_sort_keys: int = 16
@@ -115,15 +116,19 @@ def check_query(query: Any, limits: QueryLimits) -> None:
             children: Any = item.values()
             if id(item) not in own_limits:
                 operators += len(item)
+                for key, operand in item.items():
+                    if operators > max_operators:
+                        break
+                    if isinstance(key, str) and (dots := key.count(".")):
+                        if depth + dots > max_depth:
+                            raise too_deep("Query", limits)
+                        operators += dots  # each segment of a path is a step for every record
+                    if key in _SET_OPERATORS and isinstance(operand, list) and len(operand) > max_in:
+                        raise _refuse(f"{key} has more than {max_in} values", "max_in", max_in)
                 if operators > max_operators:
                     raise _refuse(
                         f"Query has more than {max_operators} operators and conditions", "max_operators", max_operators
                     )
-                for key, operand in item.items():
-                    if isinstance(key, str) and depth + key.count(".") > max_depth:
-                        raise too_deep("Query", limits)
-                    if key in _SET_OPERATORS and isinstance(operand, list) and len(operand) > max_in:
-                        raise _refuse(f"{key} has more than {max_in} values", "max_in", max_in)
         elif isinstance(item, list):
             children = item
         elif item is TOO_DEEP:
