@@ -52,7 +52,10 @@ def nin_lists(limits: QueryLimits) -> dict[str, Any]:
 def sort_and_select(limits: QueryLimits) -> dict[str, Any]:
     """Every record matched, sorted by as many keys as allowed, cut to as many fields as allowed."""
     keys = ["last", "bid", "ask", "high", "low", "symbol", "exchange", "timestamp", "change", "percentage"]
-    sort = {f"{keys[index % len(keys)]}{'' if index < len(keys) else f'.x{index}'}": 1 for index in range(limits.max_sort_keys)}
+    sort = {
+        f"{keys[index % len(keys)]}{'' if index < len(keys) else f'.x{index}'}": 1
+        for index in range(limits.max_sort_keys)
+    }
     return {"$sort": sort, "$select": [f"f{index}" for index in range(limits.max_select_keys)], "$limit": 100}
 
 

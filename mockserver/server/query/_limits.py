@@ -151,7 +151,7 @@ def check_query_string(raw: str, limits: QueryLimits) -> None:
     qs keeps brackets past its fifth as one literal key, so such a query never parses deep; it is refused all the
     same, as the same query over the socket is.
     """
-    if raw.count("[") + raw.upper().count("%5B") <= limits.max_depth:
+    if raw.count("[") + raw.upper().count("%5B") < limits.max_depth:
         return
     for part in raw.split("&"):
         key = part.split("=", 1)[0]

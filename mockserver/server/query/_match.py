@@ -246,14 +246,7 @@ def _compile_group(name: str, operand: Any) -> _Test:
             return False
 
         return any_branch
-
-    def every_branch(values: list[Any]) -> bool:
-        for branch in branches:
-            if not any(branch(value) for value in values):
-                return False
-        return True
-
-    return every_branch
+    return lambda values: all(any(branch(value) for value in values) for branch in branches)
 
 
 def _compile_field(key: str, condition: Any) -> _Predicate:
