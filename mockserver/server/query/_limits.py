@@ -23,6 +23,7 @@ TOO_DEEP: Final = Sentinel("<too deep>")
 MAX_DEPTH_CEILING: Final = 200  # the engine recurses per level (sift-style matchers, the coercer, error data)
 
 _SET_OPERATORS: Final = frozenset({"$in", "$nin"})
+_FILTERS: Final = ("$sort", "$select", "$limit", "$skip")  # top-level keys that are no conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,8 @@ class QueryLimits:
     max_depth: int = 32
     """Nesting of objects and arrays in a query or a body; a dotted field path counts one level per dot."""
     max_operators: int = 100
-    """Field conditions and `$` operators in a query: every key of every object counts one, and a dotted field
-    path one more per dot (each segment is a step on every record)."""
+    """Field conditions and `$` operators in a query: every key of every object counts one (but `$limit`, `$skip`,
+    `$sort` and `$select`), and a dotted field path one more per dot (each segment is a step on every record)."""
     max_in: int = 1000
     """Values in one `$in` or `$nin` list."""
     max_sort_keys: int = 16
@@ -115,7 +116,7 @@ def check_query(query: Any, limits: QueryLimits) -> None:
         if isinstance(item, Mapping):
             children: Any = item.values()
             if id(item) not in own_limits:
-                operators += len(item)
+                operators += len(item) - (sum(key in item for key in _FILTERS) if depth == 1 else 0)
                 for key, operand in item.items():
                     if operators > max_operators:
                         break
