@@ -49,6 +49,13 @@ def nin_lists(limits: QueryLimits) -> dict[str, Any]:
     return {"$and": [{"last": {"$nin": [-(n + 1) - b for n in range(size)]}} for b in range(branches)]}
 
 
+def object_operands(limits: QueryLimits) -> dict[str, Any]:
+    """A long array as a `$lte` bound and a `$in` of arrays, on a missing field: JavaScript's coercing comparison
+    and deep equality, each as large as the overall size allows."""
+    size = min(limits.max_in, limits.max_values // 8)
+    return {"missing": {"$lte": list(range(limits.max_values // 2))}, "absent": {"$in": [[n] for n in range(size)]}}
+
+
 def sort_and_select(limits: QueryLimits) -> dict[str, Any]:
     """Every record matched, sorted by as many keys as allowed, cut to as many fields as allowed."""
     keys = ["last", "bid", "ask", "high", "low", "symbol", "exchange", "timestamp", "change", "percentage"]
@@ -64,6 +71,7 @@ SHAPES: dict[str, Shape] = {
     "and_of_ne": and_of_ne,
     "fields_with_ne": fields_with_ne,
     "nin_lists": nin_lists,
+    "object_operands": object_operands,
     "sort_and_select": sort_and_select,
 }
 

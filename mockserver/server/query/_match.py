@@ -161,7 +161,11 @@ def _compile_in(name: str, operand: Any) -> _Test:
     strings = frozenset(option for option in options if type(option) is str)
     numbers = frozenset(option for option in options if type(option) is int or type(option) is float)
     booleans = frozenset(option for option in options if type(option) is bool)
-    others = [option for option in options if type(option) not in (str, int, float, bool)]
+    # The rest are null, arrays and objects: null equals null and undefined, an array only arrays, an object only
+    # objects; so a value is compared with its own kind of option only.
+    has_null = any(option is None for option in options)
+    arrays = [option for option in options if type(option) is list]
+    objects = [option for option in options if type(option) is dict]
 
     def contains(values: list[Any]) -> bool:
         for value in values:
@@ -178,8 +182,13 @@ def _compile_in(name: str, operand: Any) -> _Test:
                 if value in booleans:
                     return True
                 continue
-            candidate = MISSING if value is _UNSET_INDEX else value
-            if any(_eq(option, candidate) for option in others):
+            if kind is list:
+                if any(_eq(option, value) for option in arrays):
+                    return True
+            elif kind is dict:
+                if any(_eq(option, value) for option in objects):
+                    return True
+            elif has_null:  # null, undefined, or an index past an array's end (undefined too)
                 return True
         return False
 
@@ -201,6 +210,7 @@ def _compile_comparison(name: str, operand: Any) -> _Test:
     if kind != "object":
         return lambda values: any(js_typeof(v) == kind and compare(v, operand) for v in values if v is not _UNSET_INDEX)
     inclusive = name in ("$lte", "$gte")
+    bound = js_string(operand) if type(operand) in (list, dict) else operand  # what `<` makes of it, made once
 
     def test(values: list[Any]) -> bool:  # null, array and object bounds: JavaScript's coercing comparison
         for value in values:
@@ -211,7 +221,7 @@ def _compile_comparison(name: str, operand: Any) -> _Test:
                 if inclusive:
                     return True  # `b === params` for null
                 continue  # `b != null && ...`
-            if js_relational(candidate, operand, compare):
+            if js_relational(candidate, bound, compare):
                 return True
         return False
 
