@@ -338,6 +338,7 @@ UNPARSABLE_TOKENS = [
     ("exp-Infinity", HEADER, _claims_text("Infinity"), "jwt audience invalid. expected: https://cryptorobot.ai"),
     ("exp-1e400", HEADER, _claims_text("1e400"), "invalid exp value"),
     ("header-NaN", '{"alg":"HS256","typ":"access","x":NaN}', _claims_text("9999999999"), "invalid token"),
+    ("payload-2000-deep", HEADER, '{"a":' + "[" * 2000 + "]" * 2000 + "}", "invalid token"),  # never a 500
 ]
 
 
