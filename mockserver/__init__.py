@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mockserver.contract import Contract, ContractError, ContractViolation, Problem, load_contract
     from mockserver.errors import FeathersError
-    from mockserver.server import ActivityOptions, MockServer, Options, ServerThread
+    from mockserver.server import ActivityOptions, MockServer, Options, QueryLimits, ServerThread
     from mockserver.synth import Dataset, Generator, UserSeed, dataset, generate, generate_event
 
 _HOME = {
@@ -32,6 +32,7 @@ _HOME = {
     "MockServer": "mockserver.server",
     "Options": "mockserver.server",
     "Problem": "mockserver.contract",
+    "QueryLimits": "mockserver.server",
     "ServerThread": "mockserver.server",
     "UserSeed": "mockserver.synth",
     "dataset": "mockserver.synth",
@@ -51,6 +52,7 @@ __all__ = [
     "MockServer",
     "Options",
     "Problem",
+    "QueryLimits",
     "ServerThread",
     "UserSeed",
     "dataset",

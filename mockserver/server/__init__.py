@@ -3,5 +3,6 @@
 from mockserver.server._activity import ActivityOptions
 from mockserver.server._app import MockServer, ServerThread, parse_user
 from mockserver.server._core import Options
+from mockserver.server.query import QueryLimits
 
-__all__ = ["ActivityOptions", "MockServer", "Options", "ServerThread", "parse_user"]
+__all__ = ["ActivityOptions", "MockServer", "Options", "QueryLimits", "ServerThread", "parse_user"]

@@ -19,6 +19,7 @@ from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
+from mockserver.server._packets import DeepTolerantPacket
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
@@ -86,6 +87,7 @@ class MockServer:
             logger=False,
             engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
+            serializer=DeepTolerantPacket,
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.sio.attach(self.app)

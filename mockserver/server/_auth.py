@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,6 +20,22 @@ __all__ = ["AUDIENCE", "TokenIssuer", "iso_millis"]
 
 AUDIENCE = "https://cryptorobot.ai"
 _JWT_ERROR = {"name": "JsonWebTokenError"}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parses_in_javascript(segment: str) -> bool:
+    """Whether a base64url segment holds JSON that JavaScript's JSON.parse accepts.
+
+    Python's json (and so PyJWT) reads `NaN`, `Infinity` and `-Infinity`; JSON.parse refuses them.
+    """
+    try:
+        json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)), parse_constant=_refuse_constant)
+    except (ValueError, binascii.Error, RecursionError):
+        return False
+    return True
 
 
 def iso_millis(moment: datetime) -> str:
@@ -80,10 +100,21 @@ class TokenIssuer:
             raise NotAuthenticated(f"jwt audience invalid. expected: {self.audience}", data=dict(_JWT_ERROR)) from None
         except jwt.InvalidAlgorithmError:
             raise NotAuthenticated("invalid algorithm", data=dict(_JWT_ERROR)) from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, RecursionError):  # RecursionError: a header or payload nested past the limit
             raise NotAuthenticated("invalid token", data=dict(_JWT_ERROR)) from None
+        header, payload, _ = token.split(".")
+        if not _parses_in_javascript(header):  # jws.decode finds no header: jsonwebtoken says "invalid token"
+            raise NotAuthenticated("invalid token", data=dict(_JWT_ERROR))
+        if not _parses_in_javascript(payload):
+            # jsonwebtoken keeps a payload JSON.parse refuses (`"exp": NaN`) as a string, whose claims are all
+            # undefined: expiry is not checked, and the audience check Feathers always asks for fails.
+            raise NotAuthenticated(f"jwt audience invalid. expected: {self.audience}", data=dict(_JWT_ERROR))
         expires = claims["exp"]
         if isinstance(expires, bool) or not isinstance(expires, int | float):
+            raise NotAuthenticated("invalid exp value", data=dict(_JWT_ERROR))
+        if not math.isfinite(expires):
+            # `"exp": 1e400` is Infinity to JavaScript too, and jsonwebtoken lets it live for ever; the mock refuses
+            # it rather than accept a token that never expires (and answer with an `exp` JSON cannot carry).
             raise NotAuthenticated("invalid exp value", data=dict(_JWT_ERROR))
         if (now or datetime.now(UTC)).timestamp() >= expires:  # jsonwebtoken: expired from `exp` on
             expired_at = iso_millis(datetime.fromtimestamp(float(expires), UTC))

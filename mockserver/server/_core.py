@@ -16,6 +16,7 @@ from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
 from mockserver.server._store import Store
+from mockserver.server.query import QueryLimits
 
 __all__ = ["Caller", "Core", "Options", "RateLimited", "ServiceMethods"]
 
@@ -33,6 +34,7 @@ class Options:
     deny_logged_out_tokens: bool = False  # §5.5: a logged-out token answers 401 from then on
     rate_limits: bool = False  # §7: per-plan token buckets, 429 + Retry-After, connection limits
     oauth_redirect: str | None = None  # §5.6: where GET /oauth/google sends the browser back, with #access_token=
+    query_limits: QueryLimits = field(default_factory=QueryLimits)  # query size and shape, body depth: past them, 400
 
     def __post_init__(self) -> None:
         if not isinstance(self.token_lifetime, timedelta) or self.token_lifetime.total_seconds() <= 0:
@@ -41,6 +43,8 @@ class Options:
             raise ValueError(f"start_delay must be a number of seconds >= 0, got {self.start_delay!r}")
         if self.oauth_redirect is not None and not self.oauth_redirect.startswith(("http://", "https://")):
             raise ValueError(f"oauth_redirect must be an http(s) URL, got {self.oauth_redirect!r}")
+        if not isinstance(self.query_limits, QueryLimits):
+            raise ValueError(f"query_limits must be a QueryLimits, got {self.query_limits!r}")
 
 
 class RateLimited(TooManyRequests):

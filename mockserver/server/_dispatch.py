@@ -11,6 +11,7 @@ from typing import Any
 
 from mockserver.errors import BadRequest, MethodNotAllowed
 from mockserver.server._core import Caller, ServiceMethods
+from mockserver.server.query import QueryLimits, check_depth, check_query
 
 __all__ = ["call_method", "needs_authentication", "parse_authorization"]
 
@@ -47,9 +48,21 @@ def _holds_non_finite(value: Any) -> bool:
 
 
 async def call_method(
-    service: ServiceMethods, caller: Caller, method: str, *, record_id: Any, data: Any, query: Any
+    service: ServiceMethods,
+    caller: Caller,
+    method: str,
+    *,
+    record_id: Any,
+    data: Any,
+    query: Any,
+    limits: QueryLimits,
 ) -> Any:
-    """Run one standard method after the argument checks both transports share."""
+    """Run one standard method after the argument checks both transports share.
+
+    The query and body limits come first, before anything walks the values recursively (the engine does).
+    """
+    check_query(query, limits)
+    check_depth(data, limits, "Request body")
     if _holds_non_finite(data) or _holds_non_finite(query) or _holds_non_finite(record_id):
         raise BadRequest("Invalid JSON: NaN and Infinity are not JSON values")
     if not isinstance(query, Mapping):

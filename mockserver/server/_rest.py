@@ -26,7 +26,7 @@ from mockserver.errors import (
 from mockserver.server._core import Caller, Core, RateLimited, ServiceMethods
 from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
 from mockserver.server._limits import Decision
-from mockserver.server.query import parse_query_string
+from mockserver.server.query import QueryLimits, check_query_string, parse_query_string, too_deep
 
 __all__ = ["RestTransport"]
 
@@ -130,9 +130,13 @@ class RestTransport:
             limits["decision"] = decision
         if restricted:
             self.check_scope(caller, service.path, method)
+        query_limits = self.core.options.query_limits
+        check_query_string(request.query_string, query_limits)
         query = parse_query_string(request.query_string)
-        data = await self.body(request) if method in ("create", "patch") else None
-        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
+        data = await self.body(request, query_limits) if method in ("create", "patch") else None
+        result = await call_method(
+            service, caller, method, record_id=record_id, data=data, query=query, limits=query_limits
+        )
         return (201 if method == "create" else 200), result
 
     def oauth_google(self, request: web.Request) -> web.StreamResponse:
@@ -202,7 +206,7 @@ class RestTransport:
             raise Forbidden(f"Missing scope '{scope}'", data={"scope": scope})
 
     @staticmethod
-    async def body(request: web.Request) -> Any:
+    async def body(request: web.Request, limits: QueryLimits) -> Any:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge as too_large:
@@ -213,3 +217,5 @@ class RestTransport:
             return json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as bad:
             raise BadRequest(f"Invalid JSON in request body: {bad}") from None
+        except RecursionError:  # nested past the interpreter's limit; shallower ones are refused by call_method
+            raise too_deep("Request body", limits) from None

@@ -111,7 +111,8 @@ class SocketTransport:
         if caller.user is None and needs_authentication(path, method):
             raise NotAuthenticated("Not authenticated")
         record_id, data = _positional(method, rest)
-        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query)
+        limits = self.core.options.query_limits
+        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query, limits=limits)
         if path == "authentication":
             if method == "create":
                 self.login(sid, result)

@@ -146,6 +146,8 @@ def _eq(expected: Any, actual: Any) -> bool:
 def _compile_equals(expected: Any) -> _Test:
     if type(expected) is str:
         return lambda values: expected in values
+    if type(expected) is int or type(expected) is float:  # `_eq` inlined: numbers equal numbers only, bools aside
+        return lambda values: any((type(v) is int or type(v) is float) and v == expected for v in values)
     return lambda values: any(_eq(expected, value) for value in values if value is not _UNSET_INDEX)
 
 
@@ -154,17 +156,39 @@ def _compile_in(name: str, operand: Any) -> _Test:
     for option in options:
         if type(option) is dict and any(key[:1] == "$" for key in option):
             raise GeneralError(f"cannot nest $ under {name}")
+    # Strings, numbers and booleans only ever equal their own kind (see `_eq`), so they are looked up in sets:
+    # a long `$in` costs no more per record than a short one.
     strings = frozenset(option for option in options if type(option) is str)
-    others = [option for option in options if type(option) is not str]
+    numbers = frozenset(option for option in options if type(option) is int or type(option) is float)
+    booleans = frozenset(option for option in options if type(option) is bool)
+    # The rest are null, arrays and objects: null equals null and undefined, an array only arrays, an object only
+    # objects; so a value is compared with its own kind of option only.
+    has_null = any(option is None for option in options)
+    arrays = [option for option in options if type(option) is list]
+    objects = [option for option in options if type(option) is dict]
 
     def contains(values: list[Any]) -> bool:
         for value in values:
-            if type(value) is str:
+            kind = type(value)
+            if kind is str:
                 if value in strings:
                     return True
                 continue
-            candidate = MISSING if value is _UNSET_INDEX else value
-            if any(_eq(option, candidate) for option in others):
+            if kind is int or kind is float:
+                if value in numbers:
+                    return True
+                continue
+            if kind is bool:
+                if value in booleans:
+                    return True
+                continue
+            if kind is list:
+                if any(_eq(option, value) for option in arrays):
+                    return True
+            elif kind is dict:
+                if any(_eq(option, value) for option in objects):
+                    return True
+            elif has_null:  # null, undefined, or an index past an array's end (undefined too)
                 return True
         return False
 
@@ -186,6 +210,7 @@ def _compile_comparison(name: str, operand: Any) -> _Test:
     if kind != "object":
         return lambda values: any(js_typeof(v) == kind and compare(v, operand) for v in values if v is not _UNSET_INDEX)
     inclusive = name in ("$lte", "$gte")
+    bound = js_string(operand) if type(operand) in (list, dict) else operand  # what `<` makes of it, made once
 
     def test(values: list[Any]) -> bool:  # null, array and object bounds: JavaScript's coercing comparison
         for value in values:
@@ -196,7 +221,7 @@ def _compile_comparison(name: str, operand: Any) -> _Test:
                 if inclusive:
                     return True  # `b === params` for null
                 continue  # `b != null && ...`
-            if js_relational(candidate, operand, compare):
+            if js_relational(candidate, bound, compare):
                 return True
         return False
 
@@ -205,6 +230,10 @@ def _compile_comparison(name: str, operand: Any) -> _Test:
 
 def _compile_operator(name: str, operand: Any) -> _Test:
     if name == "$ne":
+        if type(operand) is str:  # strings equal strings only (see `_eq`)
+            return lambda values: operand not in values
+        if type(operand) is int or type(operand) is float:
+            return lambda values: not any((type(v) is int or type(v) is float) and v == operand for v in values)
         return lambda values: not any(_eq(operand, MISSING if value is _UNSET_INDEX else value) for value in values)
     if name in ("$in", "$nin"):
         return _compile_in(name, operand)
@@ -218,7 +247,15 @@ def _compile_group(name: str, operand: Any) -> _Test:
         raise GeneralError("$and/$or/$nor must be a nonempty array")
     branches = [_compile_query(item) for item in operand]
     if name == "$or":
-        return lambda values: any(branch(value) for value in values for branch in branches)
+
+        def any_branch(values: list[Any]) -> bool:
+            for value in values:
+                for branch in branches:
+                    if branch(value):
+                        return True
+            return False
+
+        return any_branch
     return lambda values: all(any(branch(value) for value in values) for branch in branches)
 
 
