@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,7 +106,13 @@ def test_a_login_beyond_the_plans_connections_is_refused(server: ServerThread) -
             refused = await second.call("create", ("authentication", login, {}))
             assert refused["name"] == "TooManyRequests"
             assert "free plan" in refused["message"]
+            first_sid = first.get_sid()
             await first.disconnect()
+            # The client's disconnect returns once sent; wait until the server has let the connection go.
+            for _ in range(200):
+                if first_sid not in server.call(lambda: set(server.server.core.channels.user_of)):
+                    break
+                await asyncio.sleep(0.01)
             accepted = await second.call("create", ("authentication", login, {}))
             assert accepted[0] is None  # the free plan's one connection is available again
         finally:
