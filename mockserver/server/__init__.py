@@ -3,5 +3,16 @@
 from mockserver.server._activity import ActivityOptions
 from mockserver.server._app import MockServer, ServerThread, parse_user
 from mockserver.server._core import Options
+from mockserver.server._recorder import Recorder, record_live
+from mockserver.server._replay import Replay
 
-__all__ = ["ActivityOptions", "MockServer", "Options", "ServerThread", "parse_user"]
+__all__ = [
+    "ActivityOptions",
+    "MockServer",
+    "Options",
+    "Recorder",
+    "Replay",
+    "ServerThread",
+    "parse_user",
+    "record_live",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -14,11 +15,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import Clock, ClockMode
+from mockserver.scripting import Clock, ClockMode, Tape, read_tape
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
+from mockserver.server._recorder import Recorder
+from mockserver.server._replay import Replay, check_speed
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
@@ -61,6 +64,10 @@ class MockServer:
         jwt_secret: str | None = None,
         clock: ClockMode | Clock = "real",
         speed: float = 1.0,
+        replay: str | os.PathLike[str] | None = None,
+        replay_speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -103,6 +110,11 @@ class MockServer:
         self.sockets = SocketTransport(self.core, self.sio)
         self.rest = RestTransport(self.core, self.app)
         self.activity: Activity | None = None
+        self.recorders: list[Recorder] = []
+        self.replays: list[Replay] = []
+        # A tape given here is read now, so a bad file fails at construction rather than on start.
+        self._replay_tape: Tape | None = None if replay is None else read_tape(replay)
+        self._replay_options = (check_speed(replay_speed), loop, allow_invalid)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._load()
@@ -130,6 +142,9 @@ class MockServer:
         self.port = int(runner.addresses[0][1])
         self.core.clock.attach()
         self._start_activity()
+        if self._replay_tape is not None:
+            speed, loop, allow_invalid = self._replay_options
+            self._start_replay(self._replay_tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
         return self
 
     def _start_activity(self) -> None:
@@ -143,6 +158,8 @@ class MockServer:
         if self.activity is not None:
             self.activity.stop()
             self.activity = None
+        self._stop_replays()
+        self.stop_recording()
         self.core.clock.cancel_all()
         await self.sockets.disconnect_all()
         await self._runner.cleanup()
@@ -192,12 +209,51 @@ class MockServer:
         """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
         return self.core.store
 
+    # -- tapes --------------------------------------------------------------------------------------------------
+    def record(self, path: str | os.PathLike[str]) -> Recorder:
+        """Write every event this server publishes from now on to a tape at `path` (JSON Lines, flushed per line,
+        secrets redacted); `await recorder.stop()` or `server.stop_recording()` ends it."""
+        recorder = Recorder(self.core, path)
+        self.recorders.append(recorder)
+        return recorder
+
+    def stop_recording(self) -> None:
+        """Close every tape this server is recording."""
+        for recorder in self.recorders:
+            recorder.close()
+        self.recorders.clear()
+
+    async def replay(
+        self,
+        path: str | os.PathLike[str] | Tape,
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
+    ) -> Replay:
+        """Play a tape's events to the connected, authenticated clients with the recorded timing divided by
+        `speed` (`math.inf`: as fast as possible); frames that break the schemas are skipped (listed in
+        `replay.skipped`) unless `allow_invalid`. Returns at once; `await replay.wait()` for the end."""
+        tape = path if isinstance(path, Tape) else read_tape(path)
+        return self._start_replay(tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
+
+    def _start_replay(self, tape: Tape, *, speed: float, loop: bool, allow_invalid: bool) -> Replay:
+        replay = Replay(self.core, tape, speed=speed, loop=loop, allow_invalid=allow_invalid).start()
+        self.replays.append(replay)
+        return replay
+
+    def _stop_replays(self) -> None:
+        for replay in self.replays:
+            replay.stop()
+        self.replays.clear()
+
     async def reset(self, *, disconnect: bool = True) -> None:
         """Back to the seeded dataset and the clock's start, as a fresh server would start; by default drops every
         connection."""
         if self.activity is not None:
             self.activity.stop()
             self.activity = None
+        self._stop_replays()
         self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
