@@ -6,6 +6,7 @@ the server, socketio or aiohttp.
 """
 
 from mockserver.scripting._clock import MANUAL_EPOCH, Clock, ClockMode, Timer
+from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, load_scenario
 from mockserver.scripting._tape import Frame, Tape, TapeError, TapeHeader, TapeWriter, read_tape
 
 __all__ = [
@@ -13,10 +14,14 @@ __all__ = [
     "Clock",
     "ClockMode",
     "Frame",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioProblem",
     "Tape",
     "TapeError",
     "TapeHeader",
     "TapeWriter",
     "Timer",
+    "load_scenario",
     "read_tape",
 ]

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import Clock, ClockMode, Tape, read_tape
+from mockserver.scripting import Clock, ClockMode, Scenario, Tape, read_tape
+from mockserver.scripting._scenario import load_scenario
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
@@ -23,6 +24,7 @@ from mockserver.server._core import Core, Options
 from mockserver.server._recorder import Recorder
 from mockserver.server._replay import Replay, check_speed
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
+from mockserver.server._scenarios import ScenarioRun
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
@@ -68,6 +70,7 @@ class MockServer:
         replay_speed: float = 1.0,
         loop: bool = False,
         allow_invalid: bool = False,
+        scenario: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -115,6 +118,11 @@ class MockServer:
         # A tape given here is read now, so a bad file fails at construction rather than on start.
         self._replay_tape: Tape | None = None if replay is None else read_tape(replay)
         self._replay_options = (check_speed(replay_speed), loop, allow_invalid)
+        self.scenario_runs: list[ScenarioRun] = []
+        # Scenarios given here are read and checked now (a typo fails the constructor) and start with the server.
+        self._scenarios = [_as_scenario(item) for item in _scenario_list(scenario)]
+        for item in self._scenarios:
+            ScenarioRun(self, self.core, item, seed=seed)  # checks the server supports every step
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._load()
@@ -145,6 +153,8 @@ class MockServer:
         if self._replay_tape is not None:
             speed, loop, allow_invalid = self._replay_options
             self._start_replay(self._replay_tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
+        for item in self._scenarios:
+            self.scenario_runs.append(ScenarioRun(self, self.core, item, seed=self.seed).start())
         return self
 
     def _start_activity(self) -> None:
@@ -159,6 +169,7 @@ class MockServer:
             self.activity.stop()
             self.activity = None
         self._stop_replays()
+        self._cancel_scenarios()
         self.stop_recording()
         self.core.clock.cancel_all()
         await self.sockets.disconnect_all()
@@ -247,6 +258,30 @@ class MockServer:
             replay.stop()
         self.replays.clear()
 
+    # -- scenarios ----------------------------------------------------------------------------------------------
+    async def run_scenario(self, scenario: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> ScenarioRun:
+        """Schedule a scenario's steps on the server's clock from now on: a YAML file, a `Scenario`, or its dict
+        form. Raises ScenarioError (naming file, line and path) before anything runs if it is wrong. Returns at
+        once; `await run.wait()` until its last step ran (under a manual clock, `await server.clock.advance(s)`
+        runs the steps)."""
+        run = ScenarioRun(self, self.core, _as_scenario(scenario), seed=self.seed).start()
+        self.scenario_runs.append(run)
+        return run
+
+    def _cancel_scenarios(self) -> None:
+        for run in self.scenario_runs:
+            run.cancel()
+        self.scenario_runs.clear()
+
+    def set_streams(self, options: ActivityOptions | None) -> None:
+        """Restart the live streams with these intervals (None: off), as the scenario step `streams` does."""
+        if self.activity is not None:
+            self.activity.stop()
+            self.activity = None
+        self.activity_options = options
+        if self._runner is not None:
+            self._start_activity()
+
     async def reset(self, *, disconnect: bool = True) -> None:
         """Back to the seeded dataset and the clock's start, as a fresh server would start; by default drops every
         connection."""
@@ -254,6 +289,7 @@ class MockServer:
             self.activity.stop()
             self.activity = None
         self._stop_replays()
+        self._cancel_scenarios()
         self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
@@ -282,6 +318,24 @@ class MockServer:
             self.contract.assert_event(name, payload)
         audience = Audience.owner(user_id) if user_id is not None else self.core.audience_of(path, payload)
         return self.core.channels.publish(name, payload, audience)
+
+
+def _scenario_list(
+    given: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None,
+) -> list[str | os.PathLike[str] | Scenario]:
+    if given is None:
+        return []
+    if isinstance(given, str | os.PathLike | Scenario):
+        return [given]
+    return list(given)
+
+
+def _as_scenario(given: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> Scenario:
+    if isinstance(given, Scenario):
+        return given
+    if isinstance(given, Mapping):
+        return Scenario.from_dict(given)
+    return load_scenario(given)
 
 
 async def _cancel_leftover_tasks() -> None:
