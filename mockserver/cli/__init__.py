@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mockserver.cli._contract import generate_command, schemas_group
+from mockserver.cli._scenarios import scenarios_group
 from mockserver.cli._serve import serve_command
 from mockserver.cli._tapes import record_command, replay_command
 
@@ -18,6 +19,7 @@ def main() -> None:
 main.add_command(serve_command)
 main.add_command(schemas_group)
 main.add_command(generate_command)
+main.add_command(scenarios_group)
 main.add_command(record_command)
 main.add_command(replay_command)
 

@@ -105,6 +105,13 @@ def _duration(value: str) -> timedelta:
     type=click.Path(dir_okay=False),
     help="Record every event the server publishes to a tape (JSON Lines) for `replay`.",
 )
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="FILE",
+    help="Run a scenario file (YAML) from the start; repeatable. Check one with `scenarios validate`.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -125,6 +132,7 @@ def serve_command(
     deny_logged_out_tokens: bool,
     jwt_secret: str | None,
     record: str | None,
+    scenarios: tuple[str, ...],
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -153,15 +161,21 @@ def serve_command(
             system_event_interval=event_interval,
         )
     )
-    server = MockServer(
-        seed=seed,
-        users=seeds or None,
-        host=host,
-        port=port,
-        options=options,
-        activity=activity,
-        jwt_secret=jwt_secret,
-    )
+    from mockserver.scripting import ScenarioError
+
+    try:
+        server = MockServer(
+            seed=seed,
+            users=seeds or None,
+            host=host,
+            port=port,
+            options=options,
+            activity=activity,
+            jwt_secret=jwt_secret,
+            scenario=list(scenarios),
+        )
+    except ScenarioError as error:
+        raise click.UsageError(f"scenario problems:\n{error}") from None
     run_server(server, host=host, port=port, record=record)
 
 

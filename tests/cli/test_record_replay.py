@@ -119,6 +119,7 @@ def test_replay_serves_the_tape_to_a_logged_in_client(tmp_path: Path) -> None:
 
     with serving("replay", str(tape_path), "--loop", "--speed", "5") as (_proc, url):
         events = asyncio.run(receive(url))
+
     def content(payload: dict[str, object]) -> str:  # what stays the same when ids are renewed and times moved
         return json.dumps({k: v for k, v in payload.items() if k not in ("_id", "createdAt")}, sort_keys=True)
 
