@@ -237,3 +237,24 @@ def test_max_speed_replays_everything_at_once_and_bad_options_are_refused(tmp_pa
         MockServer(replay_speed=0)
     with pytest.raises(TapeError, match="cannot read"):
         MockServer(replay=tmp_path / "nope.jsonl")
+
+
+def test_the_shipped_tape_is_valid_and_replays_in_full() -> None:
+    """fixtures/tapes/bots-life.tape.jsonl: the bots-life scenario recorded under the manual clock."""
+    tape_path = Path(__file__).resolve().parents[2] / "fixtures" / "tapes" / "bots-life.tape.jsonl"
+    tape = read_tape(tape_path)
+    assert tape.warnings == ()
+    assert tape.header.clock_start == "2024-01-15T10:00:00.000Z"
+
+    async def replay() -> tuple[int, list[Any]]:
+        async with MockServer(seed=42, clock="manual", replay=tape_path) as server, OrderedClient(server.url) as c:
+            await c.authenticate(*USER)
+            await server.clock.advance(tape.duration + 1)
+            (playing,) = server.replays
+            assert playing.done
+            await c.wait_for("traders/pods/events created", count=4)
+            return playing.sent, [event for _, event, _ in c.arrivals]
+
+    sent, received = run(replay())
+    assert sent == len(tape.frames)
+    assert received == [frame.event for frame in tape.frames]
