@@ -82,6 +82,7 @@ class MockServer:
         self.requested_port = port
         self.options = options or Options()
         self.activity_options = activity
+        self._initial_activity = activity
         self.contract = contract or default_contract()
         lifetime = self.options.token_lifetime
         issuer = (
@@ -149,13 +150,17 @@ class MockServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self.core.clock.attach()
+        self._start_scripted()
+        return self
+
+    def _start_scripted(self) -> None:
+        """What runs from the start: the live streams, the constructor's tape and scenarios (on start and reset)."""
         self._start_activity()
         if self._replay_tape is not None:
             speed, loop, allow_invalid = self._replay_options
             self._start_replay(self._replay_tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
         for item in self._scenarios:
             self.scenario_runs.append(ScenarioRun(self, self.core, item, seed=self.seed).start())
-        return self
 
     def _start_activity(self) -> None:
         if self.activity_options is not None:
@@ -297,8 +302,9 @@ class MockServer:
         self.core.limiter.clear()
         self.core.reseed()
         self._load()
+        self.activity_options = self._initial_activity  # a scenario's `streams` step changed them
         if self._runner is not None:
-            self._start_activity()
+            self._start_scripted()
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
@@ -391,6 +397,25 @@ class ServerThread:
 
     def reset(self, *, disconnect: bool = True) -> None:
         self.run(self.server.reset(disconnect=disconnect))
+
+    def record(self, path: str | os.PathLike[str]) -> Recorder:
+        return self.call(self.server.record, path)
+
+    def stop_recording(self) -> None:
+        self.call(self.server.stop_recording)
+
+    def replay(
+        self,
+        path: str | os.PathLike[str] | Tape,
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
+    ) -> Replay:
+        return self.run(self.server.replay(path, speed=speed, loop=loop, allow_invalid=allow_invalid))
+
+    def run_scenario(self, scenario: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> ScenarioRun:
+        return self.run(self.server.run_scenario(scenario))
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True

@@ -290,8 +290,73 @@ def test_a_constructor_scenario_starts_with_the_server_and_a_bad_one_fails_the_c
         async with server:
             await server.clock.advance(25)
             (scenario_run,) = server.scenario_runs
-            return scenario_run.ran
+            await server.reset()  # as a fresh server would: the scenario starts again
+            await server.clock.advance(25)
+            (again,) = server.scenario_runs
+            assert again is not scenario_run
+            assert again.saved["bot"] == scenario_run.saved["bot"]  # same seed, same ids
+            return again.ran
 
     assert run(go()) == 12
     with pytest.raises(ScenarioError, match=r"typo\.yaml:2: steps\[0\]"):
         MockServer(scenario=write(tmp_path, "steps:\n  - at: 1\n"))
+
+
+def test_clock_streams_and_the_other_features_steps_reach_the_server_by_name() -> None:
+    """clock and streams act on this server; expect, expire_tokens and disconnect call the names the scripting
+    features provide (a recording stand-in where this branch lacks one)."""
+    scenario = (
+        Scenario()
+        .at(1)
+        .clock(speed=5)
+        .at(1)
+        .streams(ticker=0.5)
+        .at(2)
+        .expect({"match": {"service": "traders", "method": "find"}, "respond": {"data": []}, "times": 1})
+        .at(2)
+        .expire_tokens(email=USER[0])
+        .at(2)
+        .disconnect(mode="ping-timeout")
+    )
+
+    async def go() -> tuple[float, list[Any], bool]:
+        async with MockServer(seed=42, clock="manual") as server:
+            calls: list[Any] = []
+            if not hasattr(server, "expectations"):
+                server.expectations = type("E", (), {"add": lambda self, spec: calls.append(("expect", spec))})()  # type: ignore[attr-defined]
+            if not hasattr(server, "expire_tokens"):
+
+                async def expire(**selector: Any) -> list[str]:
+                    calls.append(("expire", selector))
+                    return []
+
+                server.expire_tokens = expire  # type: ignore[attr-defined]
+            if not hasattr(server, "disconnect"):
+                server.disconnect = Calls(server).disconnect  # type: ignore[attr-defined]
+            scenario_run = await server.run_scenario(scenario)
+            await server.clock.advance(1.5)
+            speed, streaming = server.clock.speed, server.activity is not None
+            server.clock.freeze()
+            await server.clock.advance(1)
+            assert scenario_run.errors == []
+            assert scenario_run.done
+            await server.reset()
+            assert server.activity is None  # reset: back to the constructor's streams (none)
+            return speed, calls, streaming
+
+    speed, calls, streaming = run(go())
+    assert speed == 5
+    assert streaming
+    expected = [("expect", {"match": {"service": "traders", "method": "find"}, "respond": {"data": []}, "times": 1})]
+    assert [c for c in calls if c[0] == "expect"] in ([], expected)
+    assert [c for c in calls if c[0] == "expire"] in ([], [("expire", {"email": USER[0]})])
+
+
+def test_the_sync_handle_runs_scenarios_and_records_tapes(tmp_path: Path) -> None:
+    with MockServer(seed=42, clock="manual").running() as handle:
+        recorder = handle.record(tmp_path / "sync.jsonl")
+        scenario_run = handle.run_scenario(Scenario().at(1).emit("events created", {"severity": "error"}))
+        handle.run(handle.server.clock.advance(2))
+        handle.stop_recording()
+        assert scenario_run.ran == 1
+        assert recorder.frames == 1
