@@ -15,7 +15,7 @@ from typing import Any
 
 from mockserver.contract import Contract
 from mockserver.scripting import Timer
-from mockserver.scripting._tape import Frame, Tape, created_ids, reanchor, replace_ids
+from mockserver.scripting._tape import Frame, Tape, created_ids, reanchor, replace_ids, schema_version
 from mockserver.server._channels import Audience
 from mockserver.server._core import Core
 
@@ -71,6 +71,12 @@ class Replay:
         self.tape = tape
         self.speed = check_speed(speed)
         self.loop = loop
+        recorded_against = tape.header.schema_version
+        if recorded_against is not None and recorded_against != schema_version(core.contract):
+            log.warning(
+                "the tape was recorded against other schemas (%s); its frames are checked against these",
+                recorded_against,
+            )
         self.skipped = check_frames(core.contract, tape)
         for problem in self.skipped:
             verdict = "replaying it anyway (--allow-invalid)" if allow_invalid else "skipped"

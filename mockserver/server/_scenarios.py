@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from mockserver.contract import Scope, service_spec
 from mockserver.scripting import Timer
 from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, Step, resolve
 from mockserver.server._activity import ActivityOptions
@@ -166,7 +167,10 @@ async def _emit(run: ScenarioRun, step: Step, args: Any) -> None:
     if "user" in args:
         user_id = str(run.user(args["user"])["_id"])
         if isinstance(payload, dict):
-            payload["userId" if "userId" in payload else "_id"] = user_id
+            if service_spec(path).scope is Scope.SELF:  # `users patched`: the record is the user
+                payload["_id"] = user_id
+            elif "userId" in payload:
+                payload["userId"] = user_id
     if isinstance(payload, dict):
         _merge(payload, args.get("fields") or {})
     run.host.emit(path, event, payload, user_id=user_id, validate=args.get("validate", True))

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "mockserver.cli"]
 USER = ("user@example.com", "your-password")
 TICKS = ActivityOptions(
-    ticker_interval=0.05, trade_interval=0, signal_interval=0, message_interval=0, system_event_interval=0
+    ticker_interval=0.1, trade_interval=0, signal_interval=0, message_interval=0, system_event_interval=0
 )
 
 
