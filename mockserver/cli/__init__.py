@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from mockserver.cli._contract import generate_command, schemas_group
+from mockserver.cli._scenarios import scenarios_group
 from mockserver.cli._serve import serve_command
+from mockserver.cli._tapes import record_command, replay_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,5 +19,8 @@ def main() -> None:
 main.add_command(serve_command)
 main.add_command(schemas_group)
 main.add_command(generate_command)
+main.add_command(scenarios_group)
+main.add_command(record_command)
+main.add_command(replay_command)
 
 __all__ = ["main"]

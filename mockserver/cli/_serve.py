@@ -14,7 +14,7 @@ import click
 if TYPE_CHECKING:
     from mockserver.server import MockServer
 
-__all__ = ["serve_command"]
+__all__ = ["run_server", "serve_command"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -97,6 +97,21 @@ def _duration(value: str) -> timedelta:
 @click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the whole record (D2).")
 @click.option("--deny-logged-out-tokens", is_flag=True, help="A token answers 401 once its session logged out.")
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
+@click.option(
+    "--record",
+    "record",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Record every event the server publishes to a tape (JSON Lines) for `replay`.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="FILE",
+    help="Run a scenario file (YAML) from the start; repeatable. Check one with `scenarios validate`.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -116,6 +131,8 @@ def serve_command(
     full_removed_strategy: bool,
     deny_logged_out_tokens: bool,
     jwt_secret: str | None,
+    record: str | None,
+    scenarios: tuple[str, ...],
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -144,32 +161,50 @@ def serve_command(
             system_event_interval=event_interval,
         )
     )
-    server = MockServer(
-        seed=seed,
-        users=seeds or None,
-        host=host,
-        port=port,
-        options=options,
-        activity=activity,
-        jwt_secret=jwt_secret,
-    )
+    from mockserver.scripting import ScenarioError
+
     try:
-        asyncio.run(_serve(server))
+        server = MockServer(
+            seed=seed,
+            users=seeds or None,
+            host=host,
+            port=port,
+            options=options,
+            activity=activity,
+            jwt_secret=jwt_secret,
+            scenario=list(scenarios),
+        )
+    except ScenarioError as error:
+        raise click.UsageError(f"scenario problems:\n{error}") from None
+    run_server(server, host=host, port=port, record=record)
+
+
+def run_server(server: MockServer, *, host: str, port: int, record: str | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; a port that cannot be bound is a message and exit 1."""
+    try:
+        asyncio.run(_serve(server, record))
     except OSError as error:
-        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        if error.filename is not None:  # the tape file, not the socket
+            click.echo(f"error: cannot write {error.filename}: {error.strerror or error}", err=True)
+        else:
+            click.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
         sys.exit(1)
 
 
-async def _serve(server: MockServer) -> None:
+async def _serve(server: MockServer, record: str | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # before the banner: a caller may signal as soon as it reads it
         loop.add_signal_handler(signum, stop.set)
     await server.start()
     try:
+        if record is not None:
+            server.record(record)
         click.echo(f"listening on {server.url}")
         for email, password, keys in server.credentials():
             click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
+        if record is not None:
+            click.echo(f"recording events to {record}")
         click.echo("press Ctrl-C to stop")
         sys.stdout.flush()
         await stop.wait()

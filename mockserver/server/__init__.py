@@ -3,6 +3,18 @@
 from mockserver.server._activity import ActivityOptions
 from mockserver.server._app import MockServer, ServerThread, parse_user
 from mockserver.server._core import Options
+from mockserver.server._recorder import Recorder, record_live
+from mockserver.server._replay import Replay
 from mockserver.server.query import QueryLimits
 
-__all__ = ["ActivityOptions", "MockServer", "Options", "QueryLimits", "ServerThread", "parse_user"]
+__all__ = [
+    "ActivityOptions",
+    "MockServer",
+    "Options",
+    "QueryLimits",
+    "Recorder",
+    "Replay",
+    "ServerThread",
+    "parse_user",
+    "record_live",
+]

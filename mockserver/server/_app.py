@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
@@ -14,13 +15,17 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import Clock, ClockMode
+from mockserver.scripting import Clock, ClockMode, Scenario, Tape, read_tape
+from mockserver.scripting._scenario import load_scenario
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
 from mockserver.server._packets import DeepTolerantPacket
+from mockserver.server._recorder import Recorder
+from mockserver.server._replay import Replay, check_speed
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
+from mockserver.server._scenarios import ScenarioRun
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
@@ -62,6 +67,11 @@ class MockServer:
         jwt_secret: str | None = None,
         clock: ClockMode | Clock = "real",
         speed: float = 1.0,
+        replay: str | os.PathLike[str] | None = None,
+        replay_speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
+        scenario: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -73,6 +83,7 @@ class MockServer:
         self.requested_port = port
         self.options = options or Options()
         self.activity_options = activity
+        self._initial_activity = activity
         self.contract = contract or default_contract()
         lifetime = self.options.token_lifetime
         issuer = (
@@ -105,6 +116,16 @@ class MockServer:
         self.sockets = SocketTransport(self.core, self.sio)
         self.rest = RestTransport(self.core, self.app)
         self.activity: Activity | None = None
+        self.recorders: list[Recorder] = []
+        self.replays: list[Replay] = []
+        # A tape given here is read now, so a bad file fails at construction rather than on start.
+        self._replay_tape: Tape | None = None if replay is None else read_tape(replay)
+        self._replay_options = (check_speed(replay_speed), loop, allow_invalid)
+        self.scenario_runs: list[ScenarioRun] = []
+        # Scenarios given here are read and checked now (a typo fails the constructor) and start with the server.
+        self._scenarios = [_as_scenario(item) for item in _scenario_list(scenario)]
+        for item in self._scenarios:
+            ScenarioRun(self, self.core, item, seed=seed)  # checks the server supports every step
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self._load()
@@ -131,8 +152,17 @@ class MockServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self.core.clock.attach()
-        self._start_activity()
+        self._start_scripted()
         return self
+
+    def _start_scripted(self) -> None:
+        """What runs from the start: the live streams, the constructor's tape and scenarios (on start and reset)."""
+        self._start_activity()
+        if self._replay_tape is not None:
+            speed, loop, allow_invalid = self._replay_options
+            self._start_replay(self._replay_tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
+        for item in self._scenarios:
+            self.scenario_runs.append(ScenarioRun(self, self.core, item, seed=self.seed).start())
 
     def _start_activity(self) -> None:
         if self.activity_options is not None:
@@ -145,6 +175,9 @@ class MockServer:
         if self.activity is not None:
             self.activity.stop()
             self.activity = None
+        self._stop_replays()
+        self._cancel_scenarios()
+        self.stop_recording()
         self.core.clock.cancel_all()
         await self.sockets.disconnect_all()
         await self._runner.cleanup()
@@ -194,12 +227,76 @@ class MockServer:
         """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
         return self.core.store
 
+    # -- tapes --------------------------------------------------------------------------------------------------
+    def record(self, path: str | os.PathLike[str]) -> Recorder:
+        """Write every event this server publishes from now on to a tape at `path` (JSON Lines, flushed per line,
+        secrets redacted); `await recorder.stop()` or `server.stop_recording()` ends it."""
+        recorder = Recorder(self.core, path)
+        self.recorders.append(recorder)
+        return recorder
+
+    def stop_recording(self) -> None:
+        """Close every tape this server is recording."""
+        for recorder in self.recorders:
+            recorder.close()
+        self.recorders.clear()
+
+    async def replay(
+        self,
+        path: str | os.PathLike[str] | Tape,
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
+    ) -> Replay:
+        """Play a tape's events to the connected, authenticated clients with the recorded timing divided by
+        `speed` (`math.inf`: as fast as possible); frames that break the schemas are skipped (listed in
+        `replay.skipped`) unless `allow_invalid`. Returns at once; `await replay.wait()` for the end."""
+        tape = path if isinstance(path, Tape) else read_tape(path)
+        return self._start_replay(tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
+
+    def _start_replay(self, tape: Tape, *, speed: float, loop: bool, allow_invalid: bool) -> Replay:
+        replay = Replay(self.core, tape, speed=speed, loop=loop, allow_invalid=allow_invalid).start()
+        self.replays.append(replay)
+        return replay
+
+    def _stop_replays(self) -> None:
+        for replay in self.replays:
+            replay.stop()
+        self.replays.clear()
+
+    # -- scenarios ----------------------------------------------------------------------------------------------
+    async def run_scenario(self, scenario: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> ScenarioRun:
+        """Schedule a scenario's steps on the server's clock from now on: a YAML file, a `Scenario`, or its dict
+        form. Raises ScenarioError (naming file, line and path) before anything runs if it is wrong. Returns at
+        once; `await run.wait()` until its last step ran (under a manual clock, `await server.clock.advance(s)`
+        runs the steps)."""
+        run = ScenarioRun(self, self.core, _as_scenario(scenario), seed=self.seed).start()
+        self.scenario_runs.append(run)
+        return run
+
+    def _cancel_scenarios(self) -> None:
+        for run in self.scenario_runs:
+            run.cancel()
+        self.scenario_runs.clear()
+
+    def set_streams(self, options: ActivityOptions | None) -> None:
+        """Restart the live streams with these intervals (None: off), as the scenario step `streams` does."""
+        if self.activity is not None:
+            self.activity.stop()
+            self.activity = None
+        self.activity_options = options
+        if self._runner is not None:
+            self._start_activity()
+
     async def reset(self, *, disconnect: bool = True) -> None:
         """Back to the seeded dataset and the clock's start, as a fresh server would start; by default drops every
         connection."""
         if self.activity is not None:
             self.activity.stop()
             self.activity = None
+        self._stop_replays()
+        self._cancel_scenarios()
         self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
@@ -207,8 +304,9 @@ class MockServer:
         self.core.limiter.clear()
         self.core.reseed()
         self._load()
+        self.activity_options = self._initial_activity  # a scenario's `streams` step changed them
         if self._runner is not None:
-            self._start_activity()
+            self._start_scripted()
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
@@ -228,6 +326,24 @@ class MockServer:
             self.contract.assert_event(name, payload)
         audience = Audience.owner(user_id) if user_id is not None else self.core.audience_of(path, payload)
         return self.core.channels.publish(name, payload, audience)
+
+
+def _scenario_list(
+    given: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None,
+) -> list[str | os.PathLike[str] | Scenario]:
+    if given is None:
+        return []
+    if isinstance(given, str | os.PathLike | Scenario):
+        return [given]
+    return list(given)
+
+
+def _as_scenario(given: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> Scenario:
+    if isinstance(given, Scenario):
+        return given
+    if isinstance(given, Mapping):
+        return Scenario.from_dict(given)
+    return load_scenario(given)
 
 
 async def _cancel_leftover_tasks() -> None:
@@ -283,6 +399,25 @@ class ServerThread:
 
     def reset(self, *, disconnect: bool = True) -> None:
         self.run(self.server.reset(disconnect=disconnect))
+
+    def record(self, path: str | os.PathLike[str]) -> Recorder:
+        return self.call(self.server.record, path)
+
+    def stop_recording(self) -> None:
+        self.call(self.server.stop_recording)
+
+    def replay(
+        self,
+        path: str | os.PathLike[str] | Tape,
+        *,
+        speed: float = 1.0,
+        loop: bool = False,
+        allow_invalid: bool = False,
+    ) -> Replay:
+        return self.run(self.server.replay(path, speed=speed, loop=loop, allow_invalid=allow_invalid))
+
+    def run_scenario(self, scenario: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> ScenarioRun:
+        return self.run(self.server.run_scenario(scenario))
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
