@@ -65,17 +65,21 @@ def closing_lines(records: list[logging.LogRecord]) -> list[str]:
     return [r.getMessage() for r in records if r.name == "mockserver.socket" and r.getMessage().startswith("closing ")]
 
 
-def open_connections(crmock: ServerThread) -> tuple[int, int]:
-    """(Engine.IO sessions, Feathers socket sessions) the server holds."""
+def open_connections(crmock: ServerThread) -> tuple[int, int, int]:
+    """(Engine.IO sessions, Socket.IO handshake environs, Feathers socket sessions) the server holds."""
     server = crmock.server
     return crmock.call(
-        lambda: (sum(not s.closed for s in server.sio.eio.sockets.values()), len(server.sockets.sessions))
+        lambda: (
+            sum(not s.closed for s in server.sio.eio.sockets.values()),
+            len(server.sio.environ),
+            len(server.sockets.sessions),
+        )
     )
 
 
 async def until_freed(crmock: ServerThread, wait: float = 2.0) -> None:
     deadline = time.monotonic() + wait
-    while open_connections(crmock) != (0, 0):
+    while open_connections(crmock) != (0, 0, 0):
         assert time.monotonic() < deadline, f"still held: {open_connections(crmock)}"
         await asyncio.sleep(0.02)
 
