@@ -208,6 +208,7 @@ class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
             self.refused = True
             self.guard.console.closing(self.sid, self.address, str(msg.data))
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            await self.end_session()
             raise OSError  # closed: what python-engineio's own driver raises
         reason = screen_frame(msg.data)
         if reason is not None:
@@ -220,12 +221,24 @@ class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         data: str | bytes = msg.data
         return data
 
+    async def end_session(self, reason: str | None = None) -> None:
+        """The websocket is gone: end its Engine.IO session now, before anything else runs on the loop.
+
+        python-engineio would end it only after its writer task has wound down, a few loop turns later; by then a
+        client that closed one connection may already be logging in on another one and be refused for it.
+        """
+        socket = self.socket
+        if socket is not None and socket.upgraded and not socket.closed and not socket.closing:
+            await socket.close(wait=False, abort=True, reason=reason or self.server.reason.TRANSPORT_CLOSE)
+
     async def refuse(self, reason: str, *, code: int = PROTOCOL_ERROR) -> None:
-        """Log one line and close: a close frame when the client still reads, else drop the TCP connection."""
+        """Log one line, end the session, and close: with a close frame when the client still reads, then drop the
+        TCP connection either way."""
         if self.refused:
             return
         self.refused = True
         self.guard.console.closing(self.sid, self.address, reason)
+        await self.end_session(self.server.reason.TRANSPORT_ERROR)
         transport = None if self.request is None else self.request.transport
         if transport is not None and transport.get_write_buffer_size() == 0:
             with contextlib.suppress(TimeoutError):
