@@ -99,6 +99,7 @@ class MockServer:
             engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
             serializer=DeepTolerantPacket,
+            send_queue_limit=self.options.send_queue_limit,
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.sio.attach(self.app)

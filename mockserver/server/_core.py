@@ -14,6 +14,7 @@ from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
 from mockserver.scripting import Clock, Timer
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
+from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT
 from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
 from mockserver.server._store import Store
 from mockserver.server.query import QueryLimits
@@ -35,12 +36,17 @@ class Options:
     rate_limits: bool = False  # §7: per-plan token buckets, 429 + Retry-After, connection limits
     oauth_redirect: str | None = None  # §5.6: where GET /oauth/google sends the browser back, with #access_token=
     query_limits: QueryLimits = field(default_factory=QueryLimits)  # query size and shape, body depth: past them, 400
+    send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT  # bytes waiting for a socket client that does not read
 
     def __post_init__(self) -> None:
         if not isinstance(self.token_lifetime, timedelta) or self.token_lifetime.total_seconds() <= 0:
             raise ValueError(f"token_lifetime must be a positive timedelta, got {self.token_lifetime!r}")
         if isinstance(self.start_delay, bool) or not isinstance(self.start_delay, int | float) or self.start_delay < 0:
             raise ValueError(f"start_delay must be a number of seconds >= 0, got {self.start_delay!r}")
+        if isinstance(self.send_queue_limit, bool) or not isinstance(self.send_queue_limit, int):
+            raise ValueError(f"send_queue_limit must be a number of bytes, got {self.send_queue_limit!r}")
+        if self.send_queue_limit < 2**16:
+            raise ValueError(f"send_queue_limit must be at least 65536 bytes, got {self.send_queue_limit!r}")
         if self.oauth_redirect is not None and not self.oauth_redirect.startswith(("http://", "https://")):
             raise ValueError(f"oauth_redirect must be an http(s) URL, got {self.oauth_redirect!r}")
         if not isinstance(self.query_limits, QueryLimits):

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import socketio
+from socketio import packet as sio_packet
 
 from mockserver.contract import METHODS
 from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNotAllowed, NotAuthenticated, NotFound
 from mockserver.scripting import Timer
 from mockserver.server._core import Caller, Core
 from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
+from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT, PROTOCOL_ERROR, UNSUPPORTED_DATA, GuardedEngineServer
 
 __all__ = ["FeathersSocketServer", "SocketTransport"]
 
@@ -27,20 +29,96 @@ QUERY_POSITION = {"find": 0, "update": 2, "patch": 2}  # everything else: 1 (tra
 Ack = tuple[None, Any] | dict[str, Any]
 
 
-class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, except that a malformed packet closes its connection, as Node's socket.io does.
+# socket.io-parser's RESERVED_EVENTS: names a client event may not have
+RESERVED_EVENTS = frozenset(
+    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
+)
 
-    Stock python-socketio logs a traceback and carries on, which neither matches what a client of the real server
-    sees nor keeps the `serve` console readable.
+
+class MalformedPacket(ValueError):
+    """A Socket.IO packet that Node's socket.io-parser would not decode; `code` is the websocket close code."""
+
+    def __init__(self, reason: str, *, code: int = PROTOCOL_ERROR) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, except that what Node's socket.io refuses closes the connection here too.
+
+    Stock python-socketio logs a traceback for a packet it cannot decode or dispatch and carries on, keeps binary
+    attachments without bound, and queues answers for a client that never reads them without bound. Here a packet
+    that socket.io-parser would reject closes its connection with one console line (`_engine` guards the Engine.IO
+    layer below), an event with a reserved name (`connect`, `disconnect`, ...) is ignored, and binary packets
+    are refused: the Feathers protocol sends none.
     """
 
+    def __init__(self, *, send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT, **kwargs: Any) -> None:
+        super().__init__(send_queue_limit=send_queue_limit, **kwargs)
+
+    def _engineio_server_class(self) -> type[GuardedEngineServer]:
+        return GuardedEngineServer
+
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if not self.eio.is_open(eio_sid):
+            return  # e.g. the rest of a long-polling payload after a refused packet
         try:
-            await super()._handle_eio_message(eio_sid, data)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            log.info("closing %s after a malformed packet: %s", eio_sid, error)
-            self._binary_packet.pop(eio_sid, None)
-            await self.eio.disconnect(eio_sid)
+            pkt = self.decode(data)
+        except MalformedPacket as error:
+            request = self.environ.get(eio_sid, {}).get("aiohttp.request")
+            address = None if request is None else request.remote
+            await self.eio.refuse(eio_sid, str(error), code=error.code, address=address)
+            return
+        if pkt is None:
+            return
+        if pkt.packet_type == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif pkt.packet_type == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif pkt.packet_type == sio_packet.EVENT:
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        elif pkt.packet_type == sio_packet.ACK:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+
+    def decode(self, data: Any) -> Any:
+        """The packet to dispatch, None for one Node's socket.io ignores; MalformedPacket for one it refuses.
+
+        The checks are socket.io-parser's (`Decoder.decodeString`, `isPayloadValid`), except that an event with a
+        reserved name is ignored rather than refused.
+        """
+        if isinstance(data, bytes | bytearray):
+            raise MalformedPacket("binary frame (the Feathers protocol sends none)", code=UNSUPPORTED_DATA)
+        if not isinstance(data, str):
+            raise MalformedPacket("malformed Socket.IO packet")
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except RecursionError:
+            raise MalformedPacket("malformed Socket.IO packet (nested too deeply)") from None
+        except Exception as error:  # whatever python-socketio's decoder raises, the packet cannot be decoded
+            raise MalformedPacket(f"malformed Socket.IO packet ({type(error).__name__})") from None
+        kind, payload = pkt.packet_type, pkt.data
+        if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+            raise MalformedPacket("binary attachments (the Feathers protocol sends none)", code=UNSUPPORTED_DATA)
+        if pkt.attachment_count:
+            raise MalformedPacket("malformed Socket.IO packet (attachments on a text packet)")
+        if kind == sio_packet.CONNECT:
+            valid = payload is None or isinstance(payload, dict)
+        elif kind == sio_packet.DISCONNECT:
+            valid = payload is None
+        elif kind == sio_packet.EVENT:
+            name = payload[0] if isinstance(payload, list) and payload else None
+            valid = isinstance(name, str) or (isinstance(name, int | float) and not isinstance(name, bool))
+            if valid and name in RESERVED_EVENTS:
+                return None
+        elif kind == sio_packet.ACK:
+            valid = isinstance(payload, list)
+        elif kind == sio_packet.CONNECT_ERROR:
+            return None  # only servers send it; Node's socket.io ignores one from a client
+        else:
+            valid = False
+        if not valid:
+            raise MalformedPacket("malformed Socket.IO packet (invalid payload)")
+        return pkt
 
 
 def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
@@ -151,19 +229,18 @@ class SocketTransport:
         self.logout(sid)
         await self.sio.disconnect(sid)
 
-    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> object:
-        """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6)."""
-        if self.sio.manager.is_connected(sid, "/"):
-            # python-socketio also routes a client EVENT named "connect" here; like any non-method name it gets
-            # no ack and no effect (D11). During a real handshake the sid is still pending, so not "connected".
-            return self.sio.not_handled
+    async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6).
+
+        Only a real handshake gets here: FeathersSocketServer drops client events named `connect`/`disconnect`.
+        """
         self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"))
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
-            return None
+            return
         scheme, token = credentials
         if scheme != "bearer":
-            return None  # API keys are not offered over the socket (§5.7)
+            return  # API keys are not offered over the socket (§5.7)
         auth_service = self.core.services["authentication"]
         try:
             result = await auth_service.create(
@@ -175,16 +252,12 @@ class SocketTransport:
             # Keep jsonwebtoken's data for 401s (as Feathers); otherwise name the error, e.g. TooManyRequests (§7).
             data = error.data if error.code == 401 else {"name": error.name, "code": error.code, **(error.data or {})}
             raise socketio.exceptions.ConnectionRefusedError(error.message, data) from None
-        return None
 
-    async def on_disconnect(self, sid: str, reason: Any = None) -> object:
-        if self.sio.manager.is_connected(sid, "/"):
-            return self.sio.not_handled  # a client EVENT named "disconnect", not a disconnect (see on_connect)
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.sessions.pop(sid, None)
         if session is not None:
             session.clear()
         self.core.channels.leave(sid)
-        return None
 
     async def disconnect_all(self) -> None:
         for sid in list(self.sessions):

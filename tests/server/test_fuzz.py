@@ -308,13 +308,17 @@ def test_malformed_frames_cause_at_most_a_disconnect(crmock: ServerThread, frame
     run(scenario())
 
 
-def test_a_binary_event_waits_for_its_attachment_without_breaking_the_connection(crmock: ServerThread) -> None:
+@pytest.mark.parametrize("frame", ['451-["find","strategies/templates",{"_placeholder":true,"num":0}]', b"\x00\x01"])
+def test_binary_packets_close_the_connection_as_feathers_sends_none(crmock: ServerThread, frame: str | bytes) -> None:
+    """A binary event or a binary frame is refused at once (issue 6): nothing waits for attachments."""
+
     async def scenario() -> None:
         async with await RawSocket.open(crmock.url) as sock:
-            await sock.ws.send_str('451-["find","strategies/templates",{"_placeholder":true,"num":0}]')
-            await sock.ws.send_bytes(b"\x00\x01")
-            ack = await sock.call_json("find", "strategies/templates", {})
-            assert ack[0]["code"] == 401
+            await (sock.ws.send_bytes(frame) if isinstance(frame, bytes) else sock.ws.send_str(frame))
+            assert await sock.next_packet(5) is None
+            assert sock.ws.close_code == 1003  # "unsupported data"
+        async with logged_in(crmock.url) as client:
+            assert (await client.call("find", "strategies/templates", {}))["total"] == 2
 
     run(scenario())
 
