@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from mockserver import strategies
 from mockserver.contract import default_contract, load_contract
@@ -128,6 +129,13 @@ def test_realistic_values_are_realistic(ticker: dict[str, Any], trader: dict[str
     assert trader["createdAt"] <= trader["updatedAt"]
     assert trader["webhook"]["url"].endswith(trader["_id"])
     assert trade["open_date"] <= (trade["close_date"] or trade["open_date"])
+
+
+def test_hypothesis_random_keeps_the_promises_of_random_random() -> None:
+    # The realistic strategies hand hypothesis' random to the generator, which indexes with int(random() * n).
+    # Before hypothesis 6.129.1 random() could return 1.0 (pyproject's lower bound); a regression fails here.
+    with pytest.raises(NoSuchExample):
+        find(st.randoms(use_true_random=False), lambda rng: not 0.0 <= rng.random() < 1.0, settings=REACH)
 
 
 def test_realistic_values_shrink_to_a_simple_realistic_value() -> None:
