@@ -456,7 +456,7 @@ def _object(node: Schema, where: str) -> Strategy:
     chosen = (
         st.lists(st.sampled_from(optional), min_size=need, max_size=len(optional), unique=True)
         if optional
-        else (st.just([]))
+        else st.just([])
     )
     extras = (
         st.dictionaries(st.text(_TEXT, min_size=1, max_size=12), extra, max_size=_MAX_EXTRA_KEYS)
