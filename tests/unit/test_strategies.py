@@ -54,7 +54,7 @@ def _dump(value: Any) -> str:
 def test_every_kind_draws_valid_values(service: str, kind: str, realistic: bool) -> None:
     drawn = []
 
-    @settings(FAST, max_examples=4 if kind == "page" else 10)
+    @settings(FAST, max_examples=3 if kind == "page" else 8)
     @given(_strategy(service, kind, realistic=realistic))
     def check(value: Any) -> None:
         drawn.append(value)
