@@ -117,7 +117,7 @@ class Contract:
     def resolved_schema(self, service: str, kind: str = "object") -> dict[str, Any]:
         """The kind's schema with every `$ref` inlined, for tools that cannot use a registry.
 
-        hypothesis-jsonschema, for one, only follows local references.
+        `mockserver.strategies` compiles these into hypothesis strategies.
         """
         key = self._key(service, kind)
         resolver = self.registry.resolver()

@@ -64,9 +64,9 @@ class Draw:
 
     __slots__ = ("_people", "rng", "seed")
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, rng: random.Random | None = None) -> None:
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed) if rng is None else rng
         self._people: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
     # ids and time -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ traders/pods.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -159,15 +160,18 @@ def deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, 
 class Generator:
     """A reusable seeded generator: create one per seed and call `one`/`many` in a loop, which is fast.
 
-    Two generators with the same seed produce the same sequence, byte for byte.
+    Two generators with the same seed produce the same sequence, byte for byte. `rng` replaces the seeded
+    stream: `mockserver.strategies` passes hypothesis' random, so hypothesis makes (and shrinks) every choice.
     """
 
     __slots__ = ("_draw",)
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, rng: random.Random | None = None) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int; got {seed!r}")
-        self._draw = Draw(seed)
+        if rng is not None and not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random or None; got {rng!r}")
+        self._draw = Draw(seed, rng)
 
     @property
     def seed(self) -> int:

@@ -1,5 +1,7 @@
 """README example: the contract, seeded data and hypothesis strategies."""
 
+from typing import Any
+
 from hypothesis import given, settings
 
 from mockserver import dataset, generate, load_contract, strategies
@@ -31,3 +33,10 @@ def test_the_demo_dataset_is_coherent() -> None:
 def test_property_testing_a_handler(payload: dict[str, object]) -> None:
     assert contract.validate_event("traders patched", payload) == []
     assert payload["status"] in {"stopped", "starting", "running", "stopping", "error"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(strategies.record("exchanges/ticker"), strategies.request("traders", kind="patch", realistic=False))
+def test_my_client(ticker: dict[str, Any], patch: dict[str, Any]) -> None:
+    assert ticker["bid"] < ticker["ask"]
+    assert contract.validate("traders", "patch", patch) == []

@@ -184,7 +184,9 @@ def test_random_calls_get_well_formed_acks_and_failures_change_nothing(
         assert fuzz_client.sio.connected, fuzz_client.disconnects
 
     fire()
-    assert seen["errors"] > 50, seen
+    # How one_of splits draws between method and junk events changes between hypothesis releases (6.170.15 sends
+    # about a third methods): ask for plenty of error acks, not for a split.
+    assert seen["errors"] > 30, seen
     assert seen["silent"] > 5, seen
 
     async def afterwards() -> None:

@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
-from mockserver import strategies
 from mockserver.contract import default_contract
 from mockserver.synth import Dataset, Generator, UserSeed, dataset, generate, generate_event
 
@@ -213,32 +210,6 @@ def test_trader_defaults_and_names() -> None:
             assert trader["running"] is False
             assert trader["dry_run_wallet"] == 10000
             assert trader["stake_amount"] == "unlimited"
-
-
-# --- the hypothesis strategies ------------------------------------------------------------------------------------
-
-
-def _strategy(service: str, kind: str) -> st.SearchStrategy[Any]:
-    if kind in strategies.REQUEST_KINDS:
-        return strategies.request(service, kind=kind)
-    return strategies.record(service, kind=kind)
-
-
-@pytest.mark.parametrize(("service", "kind"), KINDS, ids=IDS)
-def test_strategy_values_validate(service: str, kind: str) -> None:
-    # Few examples: the point is that every schema's strategy yields valid data, and pages are slow to draw.
-    @settings(
-        max_examples=3 if kind == "page" else 8,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(_strategy(service, kind))
-    def check(value: Any) -> None:
-        assert not _problems(service, kind, value), _dump(value)
-
-    check()
 
 
 # --- the demo dataset ---------------------------------------------------------------------------------------------
