@@ -57,6 +57,7 @@ class Session:
     """Login state of one socket (Feathers keeps it on the connection object)."""
 
     address: str | None = None  # the client's address, for rate limits on anonymous calls
+    connected_at: str | None = None  # ISO time on the mock clock (the control API's connection list)
     token: str | None = None
     user_id: str | None = None
     expiry: Timer | None = None
@@ -156,7 +157,7 @@ class SocketTransport:
             # python-socketio also routes a client EVENT named "connect" here; like any non-method name it gets
             # no ack and no effect (D11). During a real handshake the sid is still pending, so not "connected".
             return self.sio.not_handled
-        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"))
+        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"), connected_at=self.core.clock.iso())
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
             return None
