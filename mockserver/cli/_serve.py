@@ -97,6 +97,12 @@ def _duration(value: str) -> timedelta:
 @click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the whole record (D2).")
 @click.option("--deny-logged-out-tokens", is_flag=True, help="A token answers 401 once its session logged out.")
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
+@click.option(
+    "--control-token",
+    default=None,
+    metavar="TOKEN",
+    help="Require `Authorization: Bearer TOKEN` on /_mock/ (which then also answers other hosts than loopback).",
+)
 def serve_command(
     host: str,
     port: int,
@@ -116,6 +122,7 @@ def serve_command(
     full_removed_strategy: bool,
     deny_logged_out_tokens: bool,
     jwt_secret: str | None,
+    control_token: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -144,15 +151,19 @@ def serve_command(
             system_event_interval=event_interval,
         )
     )
-    server = MockServer(
-        seed=seed,
-        users=seeds or None,
-        host=host,
-        port=port,
-        options=options,
-        activity=activity,
-        jwt_secret=jwt_secret,
-    )
+    try:
+        server = MockServer(
+            seed=seed,
+            users=seeds or None,
+            host=host,
+            port=port,
+            options=options,
+            activity=activity,
+            jwt_secret=jwt_secret,
+            control_token=control_token,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     try:
         asyncio.run(_serve(server))
     except OSError as error:

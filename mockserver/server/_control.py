@@ -199,7 +199,6 @@ class ControlApi:
         self.server = server
         self.token = token
         self.validators = _load_validators()
-        self._emitted = 0  # generated payloads of this server so far: the seed of the next one
         self._background: set[asyncio.Task[Any]] = set()
         self.routes: dict[str, dict[str, Endpoint]] = {
             "": {"GET": Endpoint(self.index)},
@@ -351,7 +350,6 @@ class ControlApi:
 
     async def reset(self, call: Call) -> Reply:
         await self.server.reset(disconnect=call.body.get("disconnect", True))
-        self._emitted = 0
         return 200, {"reset": True}
 
     async def connections(self, call: Call) -> Reply:
@@ -365,9 +363,8 @@ class ControlApi:
             raise _problem("path", f"has no event '{body['event']}'", f"'{name}' is not an event of the API")
         if "payload" in body:
             payload = body["payload"]
-        else:
-            self._emitted += 1
-            payload = generate_event(name, seed=body.get("seed", self.server.seed * 1_000_003 + self._emitted))
+        else:  # the seed is drawn from the server's seeded randomness, so the same calls after a reset repeat it
+            payload = generate_event(name, seed=body.get("seed", self.server.core.rng.getrandbits(32)))
         if "overrides" in body:
             if not isinstance(payload, dict):
                 raise _problem("overrides", "needs an object payload", "overrides need an object payload")
