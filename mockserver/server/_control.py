@@ -223,7 +223,7 @@ class ControlApi:
             "replay": {"POST": Endpoint(self.replay, "replay", "replay")},
         }
         app.router.add_route("*", PREFIX, self.handle)
-        app.router.add_route("*", PREFIX + "/{tail:.*}", self.handle)
+        app.router.add_route("*", PREFIX + r"/{tail:[\s\S]*}", self.handle)  # `.` would miss a decoded %0A
 
     # -- the framework ------------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
