@@ -361,15 +361,19 @@ class ControlApi:
         name = f"{path} {body['event']}"
         if name not in self.server.contract.events():
             raise _problem("path", f"has no event '{body['event']}'", f"'{name}' is not an event of the API")
+        user_id = None if "email" not in body else self.user_id(body["email"])
         if "payload" in body:
             payload = body["payload"]
         else:  # the seed is drawn from the server's seeded randomness, so the same calls after a reset repeat it
             payload = generate_event(name, seed=body.get("seed", self.server.core.rng.getrandbits(32)))
+            if user_id is not None and isinstance(payload, dict):  # a made-up record of the user it goes to
+                owner_field = "_id" if service_spec(path).scope is Scope.SELF else "userId"
+                if owner_field in payload:
+                    payload[owner_field] = user_id
         if "overrides" in body:
             if not isinstance(payload, dict):
                 raise _problem("overrides", "needs an object payload", "overrides need an object payload")
             payload = {**payload, **body["overrides"]}
-        user_id = None if "email" not in body else self.user_id(body["email"])
         validate = body.get("validate", True)
         if user_id is None and not validate:
             self.check_audience(path, payload)

@@ -302,6 +302,7 @@ def test_emit_generates_a_valid_payload_and_delivers_it_to_the_users_connections
     assert list(answer) == ["payload", "delivered"]
     assert answer["delivered"] == [my_sid]
     assert answer["payload"]["name"] == "From API"
+    assert answer["payload"]["userId"] == USER_ID  # a generated record belongs to the user it is sent to
     assert got == [answer["payload"]]
     assert others == []
     assert_valid(crmock.server.contract, "traders", "event:patched", answer["payload"])
