@@ -287,6 +287,24 @@ def test_clock_refuses_what_it_cannot_do(crmock: ServerThread, body: dict[str, A
     assert (after["mode"], after["speed"]) == (before["mode"], before["speed"])
 
 
+def test_a_second_advance_while_one_runs_is_a_409(crmock: ServerThread) -> None:
+    async def slow_step() -> None:
+        await asyncio.sleep(0.5)  # wall time: the first advance waits for it
+
+    crmock.call(crmock.server.clock.call_later, 10, slow_step)
+
+    async def both() -> list[tuple[int, Any, Any]]:
+        first = asyncio.ensure_future(rest("POST", crmock.url, "/_mock/clock", json_body={"advance": 20}))
+        await asyncio.sleep(0.2)
+        second = await rest("POST", crmock.url, "/_mock/clock", json_body={"advance": 20})
+        return [await first, second]
+
+    (first, _, _), (status, _, body) = run(both())
+    assert first == 200
+    assert status == 409
+    assert_error(body, "Conflict", 409, "clock.advance() is already running (called from a scheduled callback?)")
+
+
 # -- emit -------------------------------------------------------------------------------------------------------------
 def test_emit_generates_a_valid_payload_and_delivers_it_to_the_users_connections(crmock: ServerThread) -> None:
     async def scenario() -> tuple[Any, str, str, list[Any], list[Any]]:
@@ -628,3 +646,13 @@ def test_a_scenario_the_python_api_refuses_is_a_400(crmock: ServerThread) -> Non
     assert_error(answer, "BadRequest", 400)
     status, _, answer = ctl(crmock, "POST", "/scenarios", {"yaml": "- just\n- a list\n"})
     assert status in (400, 501), answer  # 501 when PyYAML is not installed
+
+
+def test_the_docs_show_every_endpoint_with_curl() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "control-api.md").read_text()
+    server = MockServer()
+    for key, route in server.control.routes.items():
+        for method in route:
+            path = "$URL/_mock" + (f"/{key}" if key else "").replace("{id}", "FAULT_ID")
+            curl = f"curl -s {path}" if method == "GET" else f"curl -s -X {method} {path}"
+            assert curl in docs.replace('"$URL', "$URL"), curl
