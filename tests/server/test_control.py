@@ -656,3 +656,13 @@ def test_the_docs_show_every_endpoint_with_curl() -> None:
             path = "$URL/_mock" + (f"/{key}" if key else "").replace("{id}", "FAULT_ID")
             curl = f"curl -s {path}" if method == "GET" else f"curl -s -X {method} {path}"
             assert curl in docs.replace('"$URL', "$URL"), curl
+
+
+def test_the_body_schemas_are_valid_draft_2020_12() -> None:
+    from jsonschema import Draft202012Validator
+
+    folder = Path(__file__).resolve().parents[2] / "mockserver" / "server" / "control_schemas"
+    found = sorted(folder.glob("*.json"))
+    assert len(found) == 10
+    for path in found:
+        Draft202012Validator.check_schema(json.loads(path.read_text()))

@@ -32,6 +32,8 @@ def test_the_wheel_holds_every_schema_file_and_the_typing_marker(wheel: Path) ->
     shipped = {Path(name).name for name in names if name.startswith("mockserver/schemas/")}
     assert shipped == {path.name for path in (ROOT / "schemas").glob("*.json")}
     assert "mockserver/py.typed" in names
+    control = {Path(name).name for name in names if name.startswith("mockserver/server/control_schemas/")}
+    assert control == {path.name for path in (ROOT / "mockserver" / "server" / "control_schemas").glob("*.json")}
     assert not any(name.startswith(("tests/", "fixtures/")) for name in names)
 
 
