@@ -236,7 +236,7 @@ class ControlApi:
         except FeathersError as error:
             status, body = error.code, error.to_json()
         except Exception as bug:  # never a traceback on the wire; tests assert this does not happen
-            log.error("control API bug on %s %s: %s: %s", request.method, request.path, type(bug).__name__, bug)
+            log.error("control API bug on %s %r: %s: %r", request.method, request.path, type(bug).__name__, bug)
             status, body = 500, GeneralError("Internal error in the mock's control API").to_json()
         return _json_response(status, body, head=head, headers=headers)
 
@@ -275,7 +275,7 @@ class ControlApi:
         return None, ""
 
     def check(self, schema: str | None, value: Any, what: str) -> None:
-        """Validate against a control schema; every problem goes into the BadRequest, the first into its message."""
+        """Validate against a control schema; every problem goes into the BadRequest's `errors` and its message."""
         if schema is None:
             return
         problems = problems_from_errors(self.validators[schema].iter_errors(value))
