@@ -666,3 +666,15 @@ def test_the_body_schemas_are_valid_draft_2020_12() -> None:
     assert len(found) == 10
     for path in found:
         Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_a_bug_is_one_log_line_and_a_general_error_not_a_traceback(
+    crmock: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    with mock.patch.object(crmock.server.clock, "describe", side_effect=KeyError("oops")):
+        status, _, body = ctl(crmock, "GET", "/clock")
+    assert status == 500
+    assert_error(body, "GeneralError", 500, "Internal error in the mock's control API")
+    [record] = [r for r in caplog.records if r.name == "mockserver.control"]
+    assert record.getMessage() == "control API bug on GET '/_mock/clock': KeyError: KeyError('oops')"
+    assert record.exc_info is None
