@@ -443,7 +443,9 @@ class ControlApi:
         query = dict(call.query)
         since = int(query.pop("since")) if "since" in query else None
         limit = int(query.pop("limit", JOURNAL_LIMIT))
-        entries = self.operation("journal").entries(since=since, limit=limit, **query)
+        # One more than asked for, and `seq > since` here: a full page whether the journal's `since` is inclusive
+        # or not.
+        entries = self.operation("journal").entries(since=since, limit=limit + 1, **query)
         entries = [entry for entry in entries if since is None or entry["seq"] > since][:limit]
         last = entries[-1]["seq"] if entries else (since or 0)
         return 200, {"entries": entries, "next": last}
