@@ -112,6 +112,12 @@ def _duration(value: str) -> timedelta:
     metavar="FILE",
     help="Run a scenario file (YAML) from the start; repeatable. Check one with `scenarios validate`.",
 )
+@click.option(
+    "--control-token",
+    default=None,
+    metavar="TOKEN",
+    help="Require `Authorization: Bearer TOKEN` on /_mock/ (which then also answers other hosts than loopback).",
+)
 def serve_command(
     host: str,
     port: int,
@@ -133,6 +139,7 @@ def serve_command(
     jwt_secret: str | None,
     record: str | None,
     scenarios: tuple[str, ...],
+    control_token: str | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -173,9 +180,12 @@ def serve_command(
             activity=activity,
             jwt_secret=jwt_secret,
             scenario=list(scenarios),
+            control_token=control_token,
         )
     except ScenarioError as error:
         raise click.UsageError(f"scenario problems:\n{error}") from None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     run_server(server, host=host, port=port, record=record)
 
 

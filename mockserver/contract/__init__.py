@@ -16,7 +16,7 @@ from __future__ import annotations
 from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
 from mockserver.contract._contract import Contract, ContractViolation, default_contract, load_contract
 from mockserver.contract._loader import ContractError
-from mockserver.contract._problems import Problem
+from mockserver.contract._problems import Problem, problems_from_errors
 
 __all__ = [
     "METHODS",
@@ -29,5 +29,6 @@ __all__ = [
     "ServiceSpec",
     "default_contract",
     "load_contract",
+    "problems_from_errors",
     "service_spec",
 ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -20,6 +21,7 @@ from mockserver.scripting._scenario import load_scenario
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
+from mockserver.server._control import ControlApi
 from mockserver.server._core import Core, Options
 from mockserver.server._packets import DeepTolerantPacket
 from mockserver.server._recorder import Recorder
@@ -72,11 +74,14 @@ class MockServer:
         loop: bool = False,
         allow_invalid: bool = False,
         scenario: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None = None,
+        control_token: str | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+        if control_token is not None and not re.fullmatch(r"[!-~]+", str(control_token)):
+            raise ValueError("control_token must be a non-empty string of printable ASCII without spaces")
         self.seed = seed
         self.users = None if users is None else tuple(parse_user(u) for u in users)
         self.host = host
@@ -115,6 +120,7 @@ class MockServer:
         )
         build_services(self.core)
         self.sockets = SocketTransport(self.core, self.sio)
+        self.control = ControlApi(self, self.app, token=control_token)  # before REST's catch-all route
         self.rest = RestTransport(self.core, self.app)
         self.activity: Activity | None = None
         self.recorders: list[Recorder] = []
@@ -308,6 +314,28 @@ class MockServer:
         self.activity_options = self._initial_activity  # a scenario's `streams` step changed them
         if self._runner is not None:
             self._start_scripted()
+
+    def connections(self) -> list[dict[str, Any]]:
+        """The open Socket.IO connections: who is logged in on each (null until login), over which transport, and
+        since when on the mock clock."""
+        found = []
+        for sid, session in self.sockets.sessions.items():
+            user_id = self.core.channels.user_of.get(sid)
+            user = None if user_id is None else self.core.user(user_id)
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+            socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+            transport = "websocket" if socket is not None and socket.upgraded else "polling"
+            email = None if user is None else user.get("email")
+            found.append(
+                {
+                    "id": sid,
+                    "userId": user_id,
+                    "email": email,
+                    "transport": transport,
+                    "connectedAt": session.connected_at,
+                }
+            )
+        return found
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True

@@ -135,6 +135,7 @@ class Session:
     """Login state of one socket (Feathers keeps it on the connection object)."""
 
     address: str | None = None  # the client's address, for rate limits on anonymous calls
+    connected_at: str | None = None  # ISO time on the mock clock (the control API's connection list)
     token: str | None = None
     user_id: str | None = None
     expiry: Timer | None = None
@@ -234,7 +235,7 @@ class SocketTransport:
 
         Only a real handshake gets here: FeathersSocketServer drops client events named `connect`/`disconnect`.
         """
-        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"))
+        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"), connected_at=self.core.clock.iso())
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
             return

@@ -38,7 +38,9 @@ _KEYWORDS_OF_TYPE = {
     "number": frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}),
     "string": frozenset({"minLength", "maxLength", "pattern", "format"}),
     "array": frozenset({"items", "minItems", "maxItems", "uniqueItems"}),
-    "object": frozenset({"properties", "required", "additionalProperties", "minProperties", "dependentRequired"}),
+    "object": frozenset(
+        {"properties", "required", "additionalProperties", "minProperties", "maxProperties", "dependentRequired"}
+    ),
 }
 _SUPPORTED = frozenset(
     {"type", "const", "enum", "not", "allOf", "anyOf", "oneOf", "if", "then", "else"}.union(*_KEYWORDS_OF_TYPE.values())
@@ -149,7 +151,7 @@ def _merge(a: Schema, b: Schema, where: str) -> Schema:
             out[key] = _common_types(mine, value)
         elif key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
             out[key] = max(mine, value)
-        elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems"):
+        elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"):
             out[key] = min(mine, value)
         elif key == "required":
             out[key] = [*mine, *(name for name in value if name not in mine)]
@@ -453,8 +455,15 @@ def _object(node: Schema, where: str) -> Strategy:
     need = max(0, node.get("minProperties", 0) - len(required))
     if need > len(optional):
         raise _unsupported(where, "minProperties that the listed properties cannot reach")
+    room = len(optional)
+    if "maxProperties" in node:
+        if (extra is not None and not extra.is_empty) or dependents:
+            raise _unsupported(where, "maxProperties beside additional or dependent properties")
+        room = min(room, node["maxProperties"] - len(required))
+        if room < need:
+            return st.nothing()  # the required properties alone pass the maximum: this branch has no instance
     chosen = (
-        st.lists(st.sampled_from(optional), min_size=need, max_size=len(optional), unique=True)
+        st.lists(st.sampled_from(optional), min_size=need, max_size=room, unique=True)
         if optional
         else st.just([])
     )
