@@ -97,6 +97,17 @@ def _duration(value: str) -> timedelta:
 @click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the whole record (D2).")
 @click.option("--deny-logged-out-tokens", is_flag=True, help="A token answers 401 once its session logged out.")
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests whose Host is NAME (.NAME: its subdomains too; 'all': any); repeatable. "
+    "Loopback names and the bound address always work; others get 403, against DNS rebinding.",
+)
+@click.option(
+    "--ws-compression", is_flag=True, help="Compress websocket frames (permessage-deflate) when a client offers it."
+)
 def serve_command(
     host: str,
     port: int,
@@ -116,6 +127,8 @@ def serve_command(
     full_removed_strategy: bool,
     deny_logged_out_tokens: bool,
     jwt_secret: str | None,
+    allowed_hosts: tuple[str, ...],
+    ws_compression: bool,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -144,15 +157,20 @@ def serve_command(
             system_event_interval=event_interval,
         )
     )
-    server = MockServer(
-        seed=seed,
-        users=seeds or None,
-        host=host,
-        port=port,
-        options=options,
-        activity=activity,
-        jwt_secret=jwt_secret,
-    )
+    try:
+        server = MockServer(
+            seed=seed,
+            users=seeds or None,
+            host=host,
+            port=port,
+            options=options,
+            activity=activity,
+            jwt_secret=jwt_secret,
+            allowed_hosts=allowed_hosts,
+            ws_compression=ws_compression,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     try:
         asyncio.run(_serve(server))
     except OSError as error:

@@ -12,13 +12,15 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
+from engineio.async_drivers.aiohttp import WebSocket as EngineIOWebSocket
 
 from mockserver.contract import Contract, default_contract
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
-from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
+from mockserver.server._hosts import HostCheck
+from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
@@ -40,11 +42,30 @@ def parse_user(spec: str | UserSeed) -> UserSeed:
     return UserSeed(email=email, password=password)
 
 
+class _UncompressedWebSocket(EngineIOWebSocket):  # type: ignore[misc]
+    """engine.io's aiohttp websocket without permessage-deflate, like Node's socket.io by default.
+
+    aiohttp deflates every frame when the client offers it (the Node and browser clients do), which costs a
+    fan-out several times the rest of the publish path; the server then answers the offer with no extension.
+    """
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        request = environ["aiohttp.request"]
+        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+
 class MockServer:
     """A fake Cryptorobot.ai server that the official Feathers clients cannot tell from the real one.
 
     `async with MockServer(seed=42) as server:` binds 127.0.0.1 on a free port; `server.url` is its origin.
     Sync code uses `with MockServer(...).running() as handle:` instead, which runs the same core on a thread.
+
+    Requests are answered only when their `Host` is a loopback name, the bound address or one of `allowed_hosts`
+    (`["all"]` answers any), against DNS rebinding. Websocket frames are not compressed unless `ws_compression`.
     """
 
     def __init__(
@@ -58,12 +79,17 @@ class MockServer:
         activity: ActivityOptions | None = None,
         contract: Contract | None = None,
         jwt_secret: str | None = None,
+        allowed_hosts: Sequence[str] = (),
+        ws_compression: bool = False,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+        if isinstance(allowed_hosts, str):
+            raise TypeError(f"allowed_hosts must be a list of host names, got the string {allowed_hosts!r}")
         self.seed = seed
+        self.host_check = HostCheck(host, allowed_hosts)
         self.users = None if users is None else tuple(parse_user(u) for u in users)
         self.host = host
         self.requested_port = port
@@ -84,7 +110,11 @@ class MockServer:
             engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
         )
-        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        if not ws_compression:
+            self.sio.eio._async = {**self.sio.eio._async, "websocket": _UncompressedWebSocket}
+        self.app = web.Application(
+            client_max_size=MAX_BODY_BYTES, middlewares=[self.host_check.middleware(CORS_HEADERS)]
+        )
         self.sio.attach(self.app)
         self.core = Core(
             contract=self.contract, channels=Channels(self.sio), issuer=issuer, options=self.options, seed=seed
