@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import statistics
@@ -36,6 +37,7 @@ from mockserver.client import FeathersSocketClient
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEROP = ROOT / "tests" / "interop"
+Sample = tuple[float, float]  # (events/s delivered, server CPU µs per delivered event)
 EMAIL, PASSWORD = "user@example.com", "your-password"
 LOGIN = {"strategy": "local", "email": EMAIL, "password": PASSWORD}
 PAYLOAD = dataset(1).records["exchanges/ticker"][0]  # a schema-valid ticker, the same for every server
@@ -66,24 +68,41 @@ async def _close(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _fan_out(
-    node: str, url: str, clients: int, events: int, login: bool, publish: Callable[[], Awaitable[None]]
-) -> float:
-    """Events/s the receivers got: from the start of `publish` until the last receiver has every event."""
+    node: str,
+    url: str,
+    clients: int,
+    events: int,
+    login: bool,
+    publish: Callable[[], Awaitable[None]],
+    server_cpu: Callable[[], float],
+) -> Sample:
+    """(events/s the receivers got, server CPU µs per delivered event), from the start of `publish` until the last
+    receiver has every event."""
     args = [url, str(clients), str(events)] + ([json.dumps(LOGIN)] if login else [])
     receivers = await _node(node, "bench_receivers.mjs", *args)
     try:
         assert receivers.stdout is not None
         await _line(receivers.stdout, "ready")
-        start = time.perf_counter()
+        cpu, start = server_cpu(), time.perf_counter()
         await publish()
         await _line(receivers.stdout, "done")
-        return clients * events / (time.perf_counter() - start)
+        delivered = clients * events
+        return delivered / (time.perf_counter() - start), (server_cpu() - cpu) / delivered * 1e6
     finally:
         await _close(receivers)
 
 
-async def _peer_rate(node: str, clients: int, events: int) -> float:
+async def _peer(node: str, clients: int, events: int) -> Sample:
     peer = await _node(node, "bench_feathers_peer.mjs", json.dumps(PAYLOAD))
     try:
         assert peer.stdin is not None
@@ -95,12 +114,13 @@ async def _peer_rate(node: str, clients: int, events: int) -> float:
             peer.stdin.write(f"publish {events}\n".encode())
             await peer.stdin.drain()
 
-        return await _fan_out(node, f"http://127.0.0.1:{port}", clients, events, False, publish)
+        url = f"http://127.0.0.1:{port}"
+        return await _fan_out(node, url, clients, events, False, publish, lambda: _proc_cpu(peer.pid))
     finally:
         await _close(peer)
 
 
-async def _mock_rate(node: str, mode: str, clients: int, events: int) -> float:
+async def _mock(node: str, mode: str, clients: int, events: int) -> Sample:
     async with MockServer(seed=1, ws_compression=mode == "compressed") as server:
 
         async def publish() -> None:
@@ -112,7 +132,7 @@ async def _mock_rate(node: str, mode: str, clients: int, events: int) -> float:
                 if i % 50 == 49:
                     await asyncio.sleep(0)  # let the socket writers run, as a live server would
 
-        return await _fan_out(node, server.url, clients, events, True, publish)
+        return await _fan_out(node, server.url, clients, events, True, publish, time.process_time)
 
 
 def _fan_out_figures(clients: int, events: int, runs: int) -> None:
@@ -120,27 +140,41 @@ def _fan_out_figures(clients: int, events: int, runs: int) -> None:
     if node is None or not (INTEROP / "node_modules" / "@feathersjs" / "socketio").is_dir():
         print("== fan-out: skipped (needs Node 20 and tests/interop/node_modules: run `scripts/dev setup`)")
         return
-    print(f"== fan-out: {events:,} ticker events to {clients} socket.io-client receivers (Node), median of {runs} runs")
-
-    def median(measure: Callable[[], Awaitable[float]], n: int) -> tuple[float, list[float]]:
-        rates = [asyncio.run(measure()) for _ in range(n)]
-        return statistics.median(rates), rates
-
-    peer, peer_runs = median(lambda: _peer_rate(node, clients, events), runs)
-    rows = [
-        ("Node Feathers 5.0.50 app, channel publish", peer, peer_runs),
-        ("mock server.emit(validate=False)", *median(lambda: _mock_rate(node, "raw", clients, events), runs)),
-        ("mock server.emit (validated)", *median(lambda: _mock_rate(node, "validated", clients, events), runs)),
-        ("python-socketio AsyncServer.emit", *median(lambda: _mock_rate(node, "sio", clients, events), 1)),
-        ("mock server.emit, --ws-compression", *median(lambda: _mock_rate(node, "compressed", clients, events), 1)),
-    ]
-    for name, rate, all_runs in rows:
-        spread = f"  ({min(all_runs):,.0f}-{max(all_runs):,.0f})" if len(all_runs) > 1 else ""
-        print(f"  {name:<42} {rate:10,.0f} events/s  {rate / peer:5.2f}x peer{spread}")
-    raw, validated = rows[1][1] / peer, rows[2][1] / peer
     print(
-        f"  targets: emit(validate=False) >= 1.5x peer: {'PASS' if raw >= 1.5 else 'FAIL'}; "
-        f"validated emit >= 1.0x peer: {'PASS' if validated >= 1.0 else 'FAIL'}"
+        f"== fan-out: {events:,} ticker events to {clients} socket.io-client receivers (Node, one process);"
+        f" {runs} interleaved runs\n   (x peer: median of each run's ratio to the peer run just before it;"
+        " server CPU: the server process's own CPU time per delivered event)"
+    )
+    names = {
+        "peer": "Node Feathers 5.0.50 app, channel publish",
+        "raw": "mock server.emit(validate=False)",
+        "validated": "mock server.emit (validated)",
+        "sio": "python-socketio AsyncServer.emit (1 run)",
+        "compressed": "mock server.emit, --ws-compression (1 run)",
+    }
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    for _ in range(runs):
+        samples["peer"].append(asyncio.run(_peer(node, clients, events)))
+        for mode in ("raw", "validated"):
+            samples[mode].append(asyncio.run(_mock(node, mode, clients, events)))
+    for mode in ("sio", "compressed"):
+        samples[mode].append(asyncio.run(_mock(node, mode, clients, events)))
+    peer_rates = [rate for rate, _ in samples["peer"]]
+    peer_cpu = statistics.median(cpu for _, cpu in samples["peer"])
+    ratios: dict[str, float] = {}
+    print(f"  {'server':<44} {'events/s':>9} {'(range)':>17} {'x peer':>7} {'CPU/event':>10} {'x peer':>7}")
+    for mode, name in names.items():
+        rates = [rate for rate, _ in samples[mode]]
+        cpu = statistics.median(c for _, c in samples[mode])
+        ratios[mode] = statistics.median(rate / peer_rates[min(i, runs - 1)] for i, rate in enumerate(rates))
+        spread = f"({min(rates):,.0f}-{max(rates):,.0f})" if len(rates) > 1 else ""
+        print(
+            f"  {name:<44} {statistics.median(rates):9,.0f} {spread:>17} {ratios[mode]:6.2f}x"
+            f" {cpu:7.1f} µs {peer_cpu / cpu:6.2f}x"
+        )
+    print(
+        f"  targets: emit(validate=False) >= 1.5x peer: {'PASS' if ratios['raw'] >= 1.5 else 'FAIL'};"
+        f" validated emit >= 1.0x peer: {'PASS' if ratios['validated'] >= 1.0 else 'FAIL'}"
     )
 
 
