@@ -44,20 +44,33 @@ def parse_user(spec: str | UserSeed) -> UserSeed:
     return UserSeed(email=email, password=password)
 
 
-class _UncompressedWebSocket(EngineIOWebSocket):  # type: ignore[misc]
-    """engine.io's aiohttp websocket without permessage-deflate, like Node's socket.io by default.
+class _WebSocket(EngineIOWebSocket):  # type: ignore[misc]
+    """engine.io's aiohttp websocket, without permessage-deflate unless asked for, like Node's socket.io.
 
     aiohttp deflates every frame when the client offers it (the Node and browser clients do), which costs a
-    fan-out several times the rest of the publish path; the server then answers the offer with no extension.
+    fan-out several times the rest of the publish path; uncompressed, the server answers the offer with no
+    extension. `send` also skips the stock driver's per-frame `inspect` check (aiohttp's senders are coroutines).
     """
+
+    compress = False
 
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
         request = environ["aiohttp.request"]
-        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=self.compress)
         await self._sock.prepare(request)
         self.environ = environ
         await self.handler(self)
         return self._sock
+
+    async def send(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            await self._sock.send_bytes(message)
+        else:
+            await self._sock.send_str(message)
+
+
+class _CompressedWebSocket(_WebSocket):
+    compress = True
 
 
 class MockServer:
@@ -114,8 +127,8 @@ class MockServer:
             engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
         )
-        if not ws_compression:
-            self.sio.eio._async = {**self.sio.eio._async, "websocket": _UncompressedWebSocket}
+        websocket = _CompressedWebSocket if ws_compression else _WebSocket
+        self.sio.eio._async = {**self.sio.eio._async, "websocket": websocket}
         self.app = web.Application(
             client_max_size=MAX_BODY_BYTES, middlewares=[self.host_check.middleware(CORS_HEADERS)]
         )
