@@ -142,13 +142,13 @@ def test_the_socketio_handshake_is_refused_before_any_session_exists(guarded: Se
 )
 def test_allowed_hosts_are_answered_with_open_cors(guarded: ServerThread, host: str) -> None:
     host = host.format(port=port_of(guarded))
-    origin = {"Origin": "http://localhost:5173"}
-    status, headers, body = run(get(guarded.url, "/exchanges/ticker", host, origin))
-    assert status == 401, body  # the API itself answers: the ticker needs a login
-    assert headers["Access-Control-Allow-Origin"] == "*"
-    status, _, handshake = run(get(guarded.url, HANDSHAKE, host, origin))
-    assert status == 200
-    assert handshake.startswith("0{")
+    for origin in ("http://localhost:5173", "https://frontend.example", "null"):
+        status, headers, body = run(get(guarded.url, "/exchanges/ticker", host, {"Origin": origin}))
+        assert status == 401, body  # the API itself answers: the ticker needs a login
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        status, _, handshake = run(get(guarded.url, HANDSHAKE, host, {"Origin": origin}))
+        assert status == 200
+        assert handshake.startswith("0{")
 
 
 def test_clients_of_the_default_server_keep_working(guarded: ServerThread) -> None:
