@@ -94,7 +94,7 @@ class MockServer:
         activity: ActivityOptions | None = None,
         contract: Contract | None = None,
         jwt_secret: str | None = None,
-        allowed_hosts: Sequence[str] = (),
+        allowed_hosts: Sequence[str] | None = None,
         ws_compression: bool = False,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -104,7 +104,7 @@ class MockServer:
         if isinstance(allowed_hosts, str):
             raise TypeError(f"allowed_hosts must be a list of host names, got the string {allowed_hosts!r}")
         self.seed = seed
-        self.host_check = HostCheck(host, allowed_hosts)
+        self.host_check = HostCheck(host, allowed_hosts or ())
         self.users = None if users is None else tuple(parse_user(u) for u in users)
         self.host = host
         self.requested_port = port
