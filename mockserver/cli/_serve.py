@@ -118,6 +118,17 @@ def _duration(value: str) -> timedelta:
     metavar="TOKEN",
     help="Require `Authorization: Bearer TOKEN` on /_mock/ (which then also answers other hosts than loopback).",
 )
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests whose Host is NAME (.NAME: its subdomains too; 'all': any); repeatable. "
+    "Loopback names and the bound address always work; others get 403, against DNS rebinding.",
+)
+@click.option(
+    "--ws-compression", is_flag=True, help="Compress websocket frames (permessage-deflate) when a client offers it."
+)
 def serve_command(
     host: str,
     port: int,
@@ -140,6 +151,8 @@ def serve_command(
     record: str | None,
     scenarios: tuple[str, ...],
     control_token: str | None,
+    allowed_hosts: tuple[str, ...],
+    ws_compression: bool,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
@@ -181,6 +194,8 @@ def serve_command(
             jwt_secret=jwt_secret,
             scenario=list(scenarios),
             control_token=control_token,
+            allowed_hosts=allowed_hosts,
+            ws_compression=ws_compression,
         )
     except ScenarioError as error:
         raise click.UsageError(f"scenario problems:\n{error}") from None

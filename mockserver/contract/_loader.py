@@ -16,8 +16,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
@@ -28,6 +26,7 @@ __all__ = [
     "ENV_VAR",
     "ContractError",
     "LoadedSchemas",
+    "check_formats",
     "load_schemas",
     "locate_schemas",
 ]
@@ -102,7 +101,8 @@ def load_schemas(
     `check_metaschema=False` skips the costly metaschema check (about 0.1 s); only for the shipped schemas,
     which the test suite checks instead, so that `serve` starts fast.
     """
-    _check_formats()
+    if check_metaschema:
+        check_formats()
     documents: dict[str, dict[str, Any]] = {}
     try:
         entries = sorted(
@@ -124,7 +124,13 @@ def load_schemas(
     return LoadedSchemas(source=str(directory), documents=documents, registry=registry)
 
 
-def _check_formats() -> None:
+def check_formats() -> None:
+    """Fail unless jsonschema can check every format the schemas use (an optional package may be missing).
+
+    Made when the first validator is built (jsonschema is not imported before: `serve` starts faster), and at
+    load for a user's schema directory."""
+    from jsonschema import Draft202012Validator
+
     checkers = Draft202012Validator.FORMAT_CHECKER.checkers
     for fmt, package in _REQUIRED_FORMATS.items():
         if fmt not in checkers:
@@ -148,11 +154,14 @@ def _read_schema(entry: Traversable, *, check_metaschema: bool) -> dict[str, Any
         raise ContractError(f"{name}: $schema must be {DIALECT!r}, not {document.get('$schema')!r}")
     if document.get("$id") != BASE_URI + name:
         raise ContractError(f"{name}: $id must be {BASE_URI + name!r}, not {document.get('$id')!r}")
-    try:
-        if check_metaschema:
+    if check_metaschema:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
             Draft202012Validator.check_schema(document)
-    except SchemaError as exc:
-        raise ContractError(f"{name}: not a valid JSON Schema 2020-12 at {exc.json_path}: {exc.message}") from exc
+        except SchemaError as exc:
+            raise ContractError(f"{name}: not a valid JSON Schema 2020-12 at {exc.json_path}: {exc.message}") from exc
     return document
 
 

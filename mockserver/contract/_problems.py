@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # jsonschema is imported when the first validator is built, not at start-up
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["Problem", "problems_from_errors"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -23,10 +24,11 @@ from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._control import ControlApi
 from mockserver.server._core import Core, Options
+from mockserver.server._hosts import HostCheck
 from mockserver.server._packets import DeepTolerantPacket
 from mockserver.server._recorder import Recorder
 from mockserver.server._replay import Replay, check_speed
-from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
+from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES, RestTransport
 from mockserver.server._scenarios import ScenarioRun
 from mockserver.server._services import build_services
 from mockserver.server._socket import FeathersSocketServer, SocketTransport
@@ -36,6 +38,7 @@ from mockserver.synth import Dataset, UserSeed, dataset
 __all__ = ["MockServer", "ServerThread", "parse_user"]
 
 T = TypeVar("T")
+VALID_EVENTS_KEPT = 1024  # distinct valid payloads `emit` remembers
 log = logging.getLogger("mockserver")
 
 
@@ -54,6 +57,9 @@ class MockServer:
 
     `async with MockServer(seed=42) as server:` binds 127.0.0.1 on a free port; `server.url` is its origin.
     Sync code uses `with MockServer(...).running() as handle:` instead, which runs the same core on a thread.
+
+    Requests are answered only when their `Host` is a loopback name, the bound address or one of `allowed_hosts`
+    (`["all"]` answers any), against DNS rebinding. Websocket frames are not compressed unless `ws_compression`.
     """
 
     def __init__(
@@ -75,6 +81,8 @@ class MockServer:
         allow_invalid: bool = False,
         scenario: str | os.PathLike[str] | Scenario | Sequence[str | os.PathLike[str] | Scenario] | None = None,
         control_token: str | None = None,
+        allowed_hosts: Sequence[str] | None = None,
+        ws_compression: bool = False,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -82,7 +90,10 @@ class MockServer:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
         if control_token is not None and not re.fullmatch(r"[!-~]+", str(control_token)):
             raise ValueError("control_token must be a non-empty string of printable ASCII without spaces")
+        if isinstance(allowed_hosts, str):
+            raise TypeError(f"allowed_hosts must be a list of host names, got the string {allowed_hosts!r}")
         self.seed = seed
+        self.host_check = HostCheck(host, allowed_hosts or ())
         self.users = None if users is None else tuple(parse_user(u) for u in users)
         self.host = host
         self.requested_port = port
@@ -97,6 +108,8 @@ class MockServer:
             else TokenIssuer(secret=jwt_secret, lifetime=lifetime)
         )
         self.dataset: Dataset = dataset(seed, self.users)
+        self._records_json = json.dumps(self.dataset.records)  # what every reset copies the store from
+        self._valid_events: dict[tuple[str, str], None] = {}  # (event, payload JSON) found valid, oldest first
         self.sio = FeathersSocketServer(
             async_mode="aiohttp",
             cors_allowed_origins="*",
@@ -105,8 +118,11 @@ class MockServer:
             max_http_buffer_size=MAX_BODY_BYTES,
             serializer=DeepTolerantPacket,
             send_queue_limit=self.options.send_queue_limit,
+            ws_compression=ws_compression,
         )
-        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self.app = web.Application(
+            client_max_size=MAX_BODY_BYTES, middlewares=[self.host_check.middleware(CORS_HEADERS)]
+        )
         self.sio.attach(self.app)
         if not isinstance(clock, Clock):
             clock = Clock(clock, speed=speed)
@@ -213,7 +229,9 @@ class MockServer:
     def _load(self) -> None:
         ds = self.dataset
         passwords = {ds.user_id(email): password for email, password in ds.passwords.items()}
-        self.core.store.load(ds.records, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions)
+        self.core.store.load(
+            self._records_json, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions
+        )
 
     def credentials(self) -> list[tuple[str, str, list[str]]]:
         """(email, password, API keys) of every seeded user, for the `serve` banner and for tests."""
@@ -352,9 +370,24 @@ class MockServer:
             known = ", ".join(self.contract.events())
             raise KeyError(f"{name!r} is not an event of the API; known: {known}")
         if validate:
-            self.contract.assert_event(name, payload)
+            self._check_event(name, payload)
         audience = Audience.owner(user_id) if user_id is not None else self.core.audience_of(path, payload)
         return self.core.channels.publish(name, payload, audience)
+
+    def _check_event(self, name: str, payload: Any) -> None:
+        """`contract.assert_event`, skipped for a payload whose wire form equals one already found valid: a test or
+        a stream that emits the same payload again then pays one JSON dump instead of a schema walk."""
+        try:
+            key = (name, json.dumps(payload, sort_keys=True, allow_nan=False))
+        except (TypeError, ValueError):  # not JSON as such (the full check says what is wrong)
+            self.contract.assert_event(name, payload)
+            return
+        if key in self._valid_events:
+            return
+        self.contract.assert_event(name, payload)
+        if len(self._valid_events) >= VALID_EVENTS_KEPT:
+            del self._valid_events[next(iter(self._valid_events))]
+        self._valid_events[key] = None
 
 
 def _scenario_list(

@@ -23,7 +23,6 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
 
 from mockserver.contract import ContractViolation, Scope, problems_from_errors, service_spec
 from mockserver.errors import (
@@ -40,6 +39,8 @@ from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES
 from mockserver.synth import generate_event
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
     from mockserver.server._app import MockServer
 
 __all__ = ["PREFIX", "ControlApi", "check_token", "peer_is_loopback"]
@@ -112,6 +113,10 @@ def check_access(request: web.BaseRequest, token: str | None) -> None:
 
 
 def _load_validators() -> dict[str, Draft202012Validator]:
+    """The body validators, built on the first control request (jsonschema is slow to import; `serve` starts
+    without it)."""
+    from jsonschema import Draft202012Validator
+
     folder = files("mockserver.server") / "control_schemas"
     validators = {}
     for entry in folder.iterdir():
@@ -198,7 +203,7 @@ class ControlApi:
     def __init__(self, server: MockServer, app: web.Application, *, token: str | None = None) -> None:
         self.server = server
         self.token = token
-        self.validators = _load_validators()
+        self._validators: dict[str, Draft202012Validator] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.routes: dict[str, dict[str, Endpoint]] = {
             "": {"GET": Endpoint(self.index)},
@@ -278,7 +283,9 @@ class ControlApi:
         """Validate against a control schema; every problem goes into the BadRequest's `errors` and its message."""
         if schema is None:
             return
-        problems = problems_from_errors(self.validators[schema].iter_errors(value))
+        if self._validators is None:
+            self._validators = _load_validators()
+        problems = problems_from_errors(self._validators[schema].iter_errors(value))
         if problems:
             summary = "; ".join(f"{p['path'] or '(root)'}: {p['message']}" for p in problems)
             raise BadRequest(f"Invalid {what}: {summary}", errors=[dict(problem) for problem in problems])

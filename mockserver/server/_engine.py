@@ -172,7 +172,12 @@ class ScreenedBody:
 
 
 class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
-    """python-engineio's aiohttp websocket, screening frames and able to shut a refused connection at once."""
+    """python-engineio's aiohttp websocket, screening frames and able to shut a refused connection at once.
+
+    It also leaves permessage-deflate off unless the server's `ws_compression` asks for it, like Node's socket.io:
+    aiohttp deflates every frame when the client offers it (the Node and browser clients do), which costs a fan-out
+    several times the rest of the publish path; uncompressed, the server answers the offer with no extension.
+    """
 
     def __init__(self, handler: Callable[..., Any], server: GuardedEngineServer) -> None:
         super().__init__(handler, server)
@@ -191,13 +196,27 @@ class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         return None if self.request is None else self.request.remote
 
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
-        self.request = environ["aiohttp.request"]
+        request: web.Request = environ["aiohttp.request"]
+        self.request = request
         self.guard.websockets[self.sid] = self
         try:
-            return await super().__call__(environ)  # type: ignore[no-any-return]
+            self._sock = web.WebSocketResponse(
+                max_msg_size=self.server.max_http_buffer_size, compress=self.guard.ws_compression
+            )
+            await self._sock.prepare(request)
+            self.environ = environ
+            await self.handler(self)
+            return self._sock
         finally:
             if self.guard.websockets.get(self.sid) is self:
                 del self.guard.websockets[self.sid]
+
+    async def send(self, message: str | bytes) -> None:
+        """As python-engineio's, without its per-frame `inspect` check (aiohttp's senders are coroutines)."""
+        if isinstance(message, bytes):
+            await self._sock.send_bytes(message)
+        else:
+            await self._sock.send_str(message)
 
     async def wait(self) -> str | bytes | None:
         """The next frame for python-engineio; None (its "closed") once the connection is refused."""
@@ -263,9 +282,12 @@ class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
 class GuardedEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's server with screened websocket frames and byte-bounded send queues."""
 
-    def __init__(self, *, send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT, **kwargs: Any) -> None:
+    def __init__(
+        self, *, send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT, ws_compression: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.send_queue_limit = send_queue_limit
+        self.ws_compression = ws_compression
         self.console = ConsoleLines()
         self.websockets: dict[str, GuardedWebSocket] = {}
         self._closing: set[asyncio.Task[Any]] = set()

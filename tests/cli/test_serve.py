@@ -10,7 +10,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from mockserver.client import FeathersSocketClient
@@ -128,6 +130,7 @@ def test_quiet_streams_sends_nothing_unprompted() -> None:
         (["--token-lifetime", "soon"], "positive duration"),
         (["--port", "70000"], "70000"),
         (["--ticker-interval", "-1"], "-1"),
+        (["--allowed-host", "http://evil/"], "allowed host must be a host name"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
@@ -174,3 +177,51 @@ def test_optional_behaviour_flags_reach_the_server() -> None:
                 assert denied.value.code == 401
 
         asyncio.run(scenario())
+
+
+def test_help_lists_the_host_and_compression_options() -> None:
+    done = subprocess.run([*SERVE, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True)
+    assert "--allowed-host NAME" in done.stdout
+    assert "--ws-compression" in done.stdout
+
+
+async def _host_status(url: str, host: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}/socket.io/?EIO=4&transport=polling", headers={"Host": host}) as response,
+    ):
+        return response.status
+
+
+async def _offers_deflate(url: str) -> bool:
+    """Whether the server accepts a browser's permessage-deflate offer in its websocket handshake."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(
+        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n".encode()
+    )
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+    writer.close()
+    assert head.startswith("http/1.1 101"), head
+    return "sec-websocket-extensions: permessage-deflate" in head
+
+
+@pytest.mark.parametrize("flags", [[], ["--allowed-host", "myapp.test", "--ws-compression"]])
+def test_allowed_host_and_ws_compression_reach_the_server(flags: list[str]) -> None:
+    with serving("--quiet-streams", *flags) as (_proc, url, _lines):
+        port = urlsplit(url).port
+
+        async def scenario() -> tuple[int, int, int, bool]:
+            return (
+                await _host_status(url, f"localhost:{port}"),
+                await _host_status(url, f"myapp.test:{port}"),
+                await _host_status(url, "rebind.attacker.example"),
+                await _offers_deflate(url),
+            )
+
+        local, named, foreign, deflate = asyncio.run(scenario())
+        assert (local, foreign) == (200, 403)
+        assert named == (200 if flags else 403)
+        assert deflate is bool(flags)
