@@ -285,6 +285,24 @@ class Faults:
         """The faults that fire on this event for this recipient."""
         return self._fire(target, EVENT_ACTIONS)
 
+    def may_fire_on_event(self, event: str) -> bool:
+        """Whether any event rule could match `event` for some recipient: one check per publish lets the
+        publish path skip the per-recipient matching when none can."""
+        service = event.rpartition(" ")[0]
+        for fault in self._faults:
+            if fault.action not in EVENT_ACTIONS:
+                continue
+            wanted = fault.match.get("event")
+            if wanted is not None and event != wanted and not event.endswith(" " + wanted):
+                continue
+            wanted = fault.match.get("service")
+            if wanted is not None and service != wanted.strip("/"):
+                continue
+            if "method" in fault.match:
+                continue  # events have no method
+            return True
+        return False
+
     def _fire(self, target: Target, actions: frozenset[str]) -> list[Applied]:
         fired: list[Applied] = []
         now = self.clock.time()

@@ -80,6 +80,8 @@ class Journal:
         self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
         self._seq = itertools.count(1)
         self._subscribers: list[Subscriber] = []
+        self._second = -1
+        self._prefix = ""
         self.who: dict[str, tuple[str | None, str | None]] = {}
         """connection id -> (user id, email) as last identified; lets `assert_emitted(to=email)` read event
         entries, which name connections only."""
@@ -101,11 +103,15 @@ class Journal:
         if not self.enabled:
             return None
         t = self.clock.time()
+        second = int(t // 1)
+        if second != self._second:  # format the date and time once per mock second, then add milliseconds
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         if connection is not None and user is None:
             user, email = self.who.get(connection, (None, None))
         entry = {
             "seq": next(self._seq),
-            "time": datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": f"{self._prefix}{min(int((t - second) * 1000), 999):03d}Z",
             "t": t,
             "kind": kind,
             "connection": connection,

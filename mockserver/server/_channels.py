@@ -84,7 +84,7 @@ class Channels:
         for observer in self.observers:
             observer(event, payload, sids)
         if sids:
-            if self.faults:
+            if self.faults and self.faults.may_fire_on_event(event):
                 self.send_with_faults(event, payload, sids)
             else:
                 self.send(event, payload, sids)
