@@ -7,6 +7,7 @@ scenario files and the control panel (`expectations.add(dict)`).
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -146,18 +147,23 @@ class Expectations:
     """The call handlers of one server, consulted ordered first, then those with a count, then permanent ones."""
 
     def __init__(self) -> None:
-        self._items: list[Expectation] = []
+        self._items: builtins.list[Expectation] = []
         self._ids = itertools.count(1)
-        self.failures: list[str] = []
+        self.failures: builtins.list[str] = []
         """Calls that came out of order, for a test to check (`assert not server.expectations.failures`)."""
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def expect(
-        self, service: str, method: str | None = None, *, matching: Matching | None = None,
-        times: int | None = None, ordered: bool = False,
-    ) -> Expectation:  # fmt: skip
+        self,
+        service: str,
+        method: str | None = None,
+        *,
+        matching: Matching | None = None,
+        times: int | None = None,
+        ordered: bool = False,
+    ) -> Expectation:
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise ValueError(f"times must be an int >= 1 or None (permanent), got {times!r}")
         expectation = Expectation(
@@ -188,10 +194,10 @@ class Expectations:
         self._ids = itertools.count(1)
         self.failures = []
 
-    def list(self) -> list[Expectation]:
+    def list(self) -> builtins.list[Expectation]:
         return list(self._items)
 
-    def pending(self) -> list[Expectation]:
+    def pending(self) -> builtins.list[Expectation]:
         """Handlers with a count that have not answered all their calls yet."""
         return [item for item in self._items if item.times is not None and item.ready]
 

@@ -9,6 +9,7 @@ every application is a journal entry.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 import random
@@ -239,7 +240,7 @@ class Faults:
         self.clock = clock
         self.journal = journal
         self.seed = seed
-        self._faults: list[Fault] = []
+        self._faults: builtins.list[Fault] = []
         self._ids = itertools.count(1)
         self.email_of: Callable[[str], str | None] = lambda user: None
         """User id -> email; the server sets it (faults may match by email)."""
@@ -273,15 +274,15 @@ class Faults:
         self._faults = []
         self._ids = itertools.count(1)
 
-    def list(self) -> list[Fault]:
+    def list(self) -> builtins.list[Fault]:
         return list(self._faults)
 
     # -- matching ---------------------------------------------------------------------------------------------
-    def for_call(self, target: Target) -> list[Applied]:
+    def for_call(self, target: Target) -> builtins.list[Applied]:
         """The faults that fire on this call, in the order they were added (each one journaled)."""
         return self._fire(target, CALL_ACTIONS)
 
-    def for_event(self, target: Target) -> list[Applied]:
+    def for_event(self, target: Target) -> builtins.list[Applied]:
         """The faults that fire on this event for this recipient."""
         return self._fire(target, EVENT_ACTIONS)
 
@@ -303,8 +304,8 @@ class Faults:
             return True
         return False
 
-    def _fire(self, target: Target, actions: frozenset[str]) -> list[Applied]:
-        fired: list[Applied] = []
+    def _fire(self, target: Target, actions: frozenset[str]) -> builtins.list[Applied]:
+        fired: builtins.list[Applied] = []
         now = self.clock.time()
         for fault in list(self._faults):
             if fault.action not in actions:

@@ -175,9 +175,12 @@ class Journal:
                 continue
             if user is not None and entry["user"] != user and not self._reached(entry, user=user):
                 continue
-            if folded is not None and (entry["email"] or "").casefold() != folded:
-                if not self._reached(entry, email=folded):
-                    continue
+            if (
+                folded is not None
+                and (entry["email"] or "").casefold() != folded
+                and not self._reached(entry, email=folded)
+            ):
+                continue
             if connection is not None and entry["connection"] != connection and connection not in entry.get("to", ()):
                 continue
             if service is not None and entry.get("service") != service:

@@ -7,6 +7,7 @@ mock's broadcast fast enough for busy ticker streams (see tests/benchmarks/bench
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,7 @@ class Channels:
                 continue
             targets = [sid] * copies
             if delay > 0:
-                self.faults.clock.call_later(delay, lambda targets=targets: self.send(event, payload, targets))
+                self.faults.clock.call_later(delay, functools.partial(self.send, event, payload, targets))
             else:
                 self.send(event, payload, targets)
         if plain:

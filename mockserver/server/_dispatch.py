@@ -128,16 +128,35 @@ def journal_outcome(
     if error is None:
         shown = redact(result) if service in SENSITIVE_RESULTS else result
         journal.record(
-            "ack", connection=connection, user=user, email=email, service=service, method=method, result=shown,
-            elapsed_ms=elapsed_ms, **extra,
-        )  # fmt: skip
+            "ack",
+            connection=connection,
+            user=user,
+            email=email,
+            service=service,
+            method=method,
+            result=shown,
+            elapsed_ms=elapsed_ms,
+            **extra,
+        )
         return
     journal.record(
-        "ack", connection=connection, user=user, email=email, service=service, method=method, error=error,
-        elapsed_ms=elapsed_ms, **extra,
-    )  # fmt: skip
+        "ack",
+        connection=connection,
+        user=user,
+        email=email,
+        service=service,
+        method=method,
+        error=error,
+        elapsed_ms=elapsed_ms,
+        **extra,
+    )
     if error.get("code") == 400 and error.get("message") == "Validation failed" and "errors" in error:
         journal.record(
-            "violation", connection=connection, user=user, email=email, service=service, schema=method,
+            "violation",
+            connection=connection,
+            user=user,
+            email=email,
+            service=service,
+            schema=method,
             problems=error["errors"],
-        )  # fmt: skip
+        )

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -134,8 +134,9 @@ class RestTransport:
         call = await self.describe(request)
         user, email = call.pop("user"), call.pop("email")
         if journal.enabled:
-            journal.record("call", user=user, email=email, transport="rest", http=f"{request.method} {request.path}",
-                           **call)  # fmt: skip
+            journal.record(
+                "call", user=user, email=email, transport="rest", http=f"{request.method} {request.path}", **call
+            )
         target = Target(None, user, service=call["service"], method=call["method"], transport="rest")
         fired: list[Applied] = core.faults.for_call(target) if core.faults else []
         actions = {applied.action for applied in fired}
@@ -157,14 +158,31 @@ class RestTransport:
         if journal.enabled:
             elapsed = round((core.clock.time() - started) * 1000, 3)
             failed = body if status >= 400 else None
-            extra = {"sent": False} if unsent else {}
+            extra: dict[str, Any] = {"sent": False} if unsent else {}
             journal_outcome(
-                journal, service=call["service"], method=call["method"] or request.method, error=failed,
-                result=None if failed else body, elapsed_ms=elapsed, user=user, email=email, transport="rest",
-                status=status, **extra,
-            )  # fmt: skip
-            journal.record("rest", user=user, email=email, http_method=request.method, path=request.path,
-                           status=status, elapsed_ms=elapsed, service=call["service"], **extra)  # fmt: skip
+                journal,
+                service=call["service"],
+                method=call["method"] or request.method,
+                error=failed,
+                result=None if failed else body,
+                elapsed_ms=elapsed,
+                user=user,
+                email=email,
+                transport="rest",
+                status=status,
+                **extra,
+            )
+            journal.record(
+                "rest",
+                user=user,
+                email=email,
+                http_method=request.method,
+                path=request.path,
+                status=status,
+                elapsed_ms=elapsed,
+                service=call["service"],
+                **extra,
+            )
         if "disconnect-after-apply" in actions:
             self.abort(request)
             return web.Response(status=204)
@@ -181,7 +199,7 @@ class RestTransport:
     @staticmethod
     async def hold(request: web.Request) -> None:
         """Never answer (drop-ack): wait until the client gives up and closes, or the server stops."""
-        while request.transport is not None and not request.transport.is_closing():
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110 (no event to wait on)
             await asyncio.sleep(0.05)
 
     async def describe(self, request: web.Request) -> dict[str, Any]:
@@ -209,7 +227,7 @@ class RestTransport:
             except FeathersError:
                 call["data"] = None
         credentials = parse_authorization(request.headers.get("Authorization"))
-        if credentials is not None and service is not None and not (service.path == "authentication"):
+        if credentials is not None and service is not None and service.path != "authentication":
             try:
                 caller = self.caller(request, service.path, method or "find")
             except FeathersError:
@@ -240,9 +258,15 @@ class RestTransport:
         query = parse_query_string(request.query_string)
         data = await self.body(request) if method in ("create", "patch") else None
         result = await answer_call(
-            self.core.expectations, service, caller, method, record_id=record_id, data=data, query=query,
+            self.core.expectations,
+            service,
+            caller,
+            method,
+            record_id=record_id,
+            data=data,
+            query=query,
             transport="rest",
-        )  # fmt: skip
+        )
         return (201 if method == "create" else 200), result
 
     def oauth_google(self, request: web.Request) -> web.StreamResponse:
@@ -332,5 +356,5 @@ def _retry_after(applied: Applied) -> int:
         return max(0, round(fault.seconds))
     data = (fault.error or {}).get("data")
     if isinstance(data, Mapping) and isinstance(data.get("retryAfter"), int | float):
-        return max(0, round(data["retryAfter"]))
+        return max(0, round(float(data["retryAfter"])))
     return 1

@@ -118,16 +118,27 @@ class SocketTransport:
             record_id, data, query = _journal_args(method, args[1:])
             transport = self.transport_of(sid)
             journal.record(
-                "call", connection=sid, service=path, method=method, id=record_id, data=data, query=query,
+                "call",
+                connection=sid,
+                service=path,
+                method=method,
+                id=record_id,
+                data=data,
+                query=query,
                 transport=transport,
-            )  # fmt: skip
-        fired: list[Applied] = core.faults.for_call(Target(sid, user, service=path, method=method)) if core.faults else []
+            )
+        fired: list[Applied] = []
+        if core.faults:
+            fired = core.faults.for_call(Target(sid, user, service=path, method=method))
         actions = {applied.action for applied in fired}
         if "disconnect-before-apply" in actions:
             await self.abort_transport(sid)
             return self.sio.not_handled
         error_fault = next((applied for applied in fired if applied.action == "error"), None)
-        ack = error_fault.fault.feathers_error().to_json() if error_fault is not None else await self.answer(sid, method, args)
+        if error_fault is not None:
+            ack: Ack = error_fault.fault.feathers_error().to_json()
+        else:
+            ack = await self.answer(sid, method, args)
         unsent = "disconnect-after-apply" in actions or "drop-ack" in actions
         if "disconnect-after-apply" in actions:
             await self.abort_transport(sid)
@@ -137,15 +148,21 @@ class SocketTransport:
         if journal.enabled:
             error = ack if isinstance(ack, dict) else None
             result = None if isinstance(ack, dict) else ack[1]
-            extra = {"sent": False} if unsent else {}
+            extra: dict[str, Any] = {"sent": False} if unsent else {}
             journal_outcome(
-                journal, connection=sid, service=path, method=method, error=error, result=result,
-                elapsed_ms=round((core.clock.time() - started) * 1000, 3), **extra,
-            )  # fmt: skip
+                journal,
+                connection=sid,
+                service=path,
+                method=method,
+                error=error,
+                result=result,
+                elapsed_ms=round((core.clock.time() - started) * 1000, 3),
+                **extra,
+            )
         return self.sio.not_handled if unsent else ack
 
     def transport_of(self, sid: str) -> str | None:
-        """"websocket" or "polling": what the connection uses now (None once it is gone)."""
+        """The transport the connection uses now, websocket or polling (None once it is gone)."""
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
         if socket is None:
@@ -183,9 +200,15 @@ class SocketTransport:
             raise NotAuthenticated("Not authenticated")
         record_id, data = _positional(method, rest)
         result = await answer_call(
-            self.core.expectations, service, caller, method, record_id=record_id, data=data, query=query,
+            self.core.expectations,
+            service,
+            caller,
+            method,
+            record_id=record_id,
+            data=data,
+            query=query,
             transport=self.transport_of(sid) if self.core.expectations else None,
-        )  # fmt: skip
+        )
         if path == "authentication":
             if method == "create":
                 self.login(sid, result)
@@ -237,9 +260,13 @@ class SocketTransport:
         credentials = parse_authorization(header)
         if self.core.journal.enabled:
             self.core.journal.record(
-                "connect", connection=sid, transport=self.transport_of(sid), address=environ.get("REMOTE_ADDR"),
-                auth=None if credentials is None else f"{credentials[0]} ***", handshake=redact(auth),
-            )  # fmt: skip
+                "connect",
+                connection=sid,
+                transport=self.transport_of(sid),
+                address=environ.get("REMOTE_ADDR"),
+                auth=None if credentials is None else f"{credentials[0]} ***",
+                handshake=redact(auth),
+            )
         if credentials is None:
             return None
         scheme, token = credentials

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_server import EMAIL, PASSWORD, _client_process  # noqa: E402
+from bench_server import EMAIL, PASSWORD, _client_process
 
-from mockserver import MockServer  # noqa: E402
-from mockserver.client import FeathersSocketClient  # noqa: E402
-from mockserver.scripting import Clock, Journal  # noqa: E402
-from mockserver.server._channels import Audience  # noqa: E402
+from mockserver import MockServer
+from mockserver.client import FeathersSocketClient
+from mockserver.scripting import Clock, Journal
+from mockserver.server._channels import Audience
 
 PAYLOAD = {
     "_id": "65a4f2c0e1b2c3d4e5f60718",
@@ -84,9 +84,15 @@ def _fill(journal: Journal, n_entries: int) -> None:
     sids = [f"sid{i:017d}" for i in range(20)]
     for i in range(n_entries // 2):
         journal.record(
-            "call", connection=sids[i % 20], service="strategies", method="patch", id=f"{i:024x}",
-            data={"name": f"Strategy {i}"}, query={}, transport="websocket",
-        )  # fmt: skip
+            "call",
+            connection=sids[i % 20],
+            service="strategies",
+            method="patch",
+            id=f"{i:024x}",
+            data={"name": f"Strategy {i}"},
+            query={},
+            transport="websocket",
+        )
         journal.record("event", event="exchanges/ticker patched", service="exchanges/ticker", payload=PAYLOAD, to=sids)
 
 

@@ -302,7 +302,8 @@ def test_call_faults_as_the_official_client_sees_them(server: ServerThread, user
 
     assert report["dropAck"]["ok"] is False  # the client's own ack timeout fired
     assert "timed out" in report["dropAck"]["error"]["message"]
-    assert report["delayAck"]["ms"] >= 300 and report["delayAck"]["limit"] == 1
+    assert report["delayAck"]["ms"] >= 300
+    assert report["delayAck"]["limit"] == 1
     error = assert_feathers_error(report["error"], "Unavailable", 503, "Exchange maintenance")
     assert error["data"] == {"until": "soon"}
     # disconnect-after-apply: the call never answered, but once reconnected and re-authenticated the record is there
@@ -318,7 +319,8 @@ def test_call_faults_as_the_official_client_sees_them(server: ServerThread, user
     applied = [e["action"] for e in server.call(journal.entries, "fault")]
     assert applied == ["drop-ack", "delay-ack", "error", "disconnect-after-apply", "disconnect-before-apply"]
     acks = server.call(journal.entries, "ack", service="strategies", method="create")
-    assert acks[0]["sent"] is False and acks[0]["result"]["name"] == "Applied then dropped"
+    assert acks[0]["sent"] is False
+    assert acks[0]["result"]["name"] == "Applied then dropped"
 
 
 def test_event_faults_as_the_official_client_sees_them(server: ServerThread, users: list[dict[str, str]]) -> None:

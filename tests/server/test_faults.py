@@ -51,7 +51,7 @@ async def plain(
 
 
 async def outcome(client: FeathersSocketClient, *args: Any) -> str:
-    """"ok" or the error's name, for patterns."""
+    """ "ok" or the error's name, for patterns."""
     try:
         await client.call(*args)
     except FeathersError as error:
@@ -76,8 +76,11 @@ def test_an_error_fault_answers_the_feathers_error_without_applying_the_call(crm
     assert "Never" not in strategy_names(crmock)
     (entry,) = fault_entries(crmock)
     assert (entry["action"], entry["service"], entry["method"], entry["email"]) == (
-        "error", "strategies", "create", USER[0],
-    )  # fmt: skip
+        "error",
+        "strategies",
+        "create",
+        USER[0],
+    )
     assert entry["error"]["name"] == "Unavailable"
 
 
@@ -132,9 +135,9 @@ def test_times_and_after_shape_when_a_fault_fires(crmock: ServerThread) -> None:
     async def scenario() -> list[str]:
         async with logged_in(crmock.url, USER) as client:
             fault = add_fault(
-                crmock, {"match": {"service": "strategies"}, "action": "error", "error": {"code": 404}, "times": 2,
-                         "after": 1},
-            )  # fmt: skip
+                crmock,
+                {"match": {"service": "strategies"}, "action": "error", "error": {"code": 404}, "times": 2, "after": 1},
+            )
             assert fault["id"] == "f1"
             pattern = [await outcome(client, "find", "strategies", {"$limit": 1}) for _ in range(5)]
             assert crmock.call(crmock.server.faults.list) == []  # retired after two applications
@@ -147,8 +150,10 @@ def test_times_and_after_shape_when_a_fault_fires(crmock: ServerThread) -> None:
 def test_a_seeded_probability_gives_the_same_pattern_after_a_reset(crmock: ServerThread) -> None:
     async def pattern() -> list[str]:
         async with logged_in(crmock.url, USER) as client:
-            add_fault(crmock, {"match": {"service": "strategies"}, "action": "error", "error": {"code": 404},
-                               "probability": 0.5})  # fmt: skip
+            add_fault(
+                crmock,
+                {"match": {"service": "strategies"}, "action": "error", "error": {"code": 404}, "probability": 0.5},
+            )
             return [await outcome(client, "find", "strategies", {"$limit": 1}) for _ in range(16)]
 
     first = run(pattern())
@@ -209,7 +214,8 @@ def test_disconnect_after_apply_applies_sends_events_and_closes_before_the_ack(c
     run(scenario())
     assert "After" in strategy_names(crmock)
     ack = crmock.call(lambda: crmock.server.journal.entries("ack", service="strategies", method="create"))[-1]
-    assert ack["sent"] is False and ack["result"]["name"] == "After"
+    assert ack["sent"] is False
+    assert ack["result"]["name"] == "After"
     assert fault_entries(crmock)[0]["action"] == "disconnect-after-apply"
 
 
@@ -223,8 +229,9 @@ def test_event_faults_drop_duplicate_and_delay_per_recipient(crmock: ServerThrea
         ):
             sid = {name: c.sio.get_sid("/") for name, c in [("d", dropped), ("x", doubled), ("l", late)]}
             add_fault(crmock, {"match": {"connection": sid["d"], "event": "created"}, "action": "drop-event"})
-            add_fault(crmock, {"match": {"connection": sid["x"], "event": "strategies created"},
-                               "action": "duplicate-event"})  # fmt: skip
+            add_fault(
+                crmock, {"match": {"connection": sid["x"], "event": "strategies created"}, "action": "duplicate-event"}
+            )
             add_fault(crmock, {"match": {"connection": sid["l"]}, "action": "delay-event", "seconds": 0.3})
             started = time.monotonic()
             await plain.call("create", "strategies", {"name": "Evented"}, {})
@@ -262,14 +269,24 @@ def test_rest_error_faults_send_the_status_and_retry_after(crmock: ServerThread)
         status, headers, body = await rest("GET", crmock.url, "/strategies", token=token)
         assert (status, body["name"], body["data"]) == (503, "Unavailable", {"exchange": "binance"})
         assert headers["Retry-After"] == "1"
-        add_fault(crmock, {"match": {"service": "strategies"}, "action": "error", "seconds": 30, "times": 1,
-                           "error": {"name": "TooManyRequests", "message": "slow down"}})  # fmt: skip
+        add_fault(
+            crmock,
+            {
+                "match": {"service": "strategies"},
+                "action": "error",
+                "seconds": 30,
+                "times": 1,
+                "error": {"name": "TooManyRequests", "message": "slow down"},
+            },
+        )
         status, headers, body = await rest("GET", crmock.url, "/strategies", token=token)
         assert (status, headers["Retry-After"], body["message"]) == (429, "30", "slow down")
-        add_fault(crmock, {"match": {"service": "strategies"}, "action": "error", "times": 1,
-                           "error": {"name": "NotFound"}})  # fmt: skip
+        add_fault(
+            crmock, {"match": {"service": "strategies"}, "action": "error", "times": 1, "error": {"name": "NotFound"}}
+        )
         status, headers, _ = await rest("GET", crmock.url, "/strategies", token=token)
-        assert status == 404 and "Retry-After" not in headers
+        assert status == 404
+        assert "Retry-After" not in headers
         status, _, _ = await rest("GET", crmock.url, "/strategies", token=token)
         assert status == 200
 
@@ -282,7 +299,8 @@ def test_rest_delay_and_disconnect_faults(crmock: ServerThread) -> None:
         add_fault(crmock, {"match": {"method": "find"}, "action": "delay-ack", "seconds": 0.2, "times": 1})
         started = time.monotonic()
         status, _, _ = await rest("GET", crmock.url, "/strategies", token=token)
-        assert status == 200 and time.monotonic() - started >= 0.2
+        assert status == 200
+        assert time.monotonic() - started >= 0.2
         add_fault(crmock, {"match": {"method": "create"}, "action": "disconnect-before-apply", "times": 1})
         with pytest.raises(aiohttp.ClientError):
             await rest("POST", crmock.url, "/strategies", token=token, json_body={"name": "RestBefore"})
@@ -292,11 +310,12 @@ def test_rest_delay_and_disconnect_faults(crmock: ServerThread) -> None:
 
     run(scenario())
     names = strategy_names(crmock)
-    assert "RestAfter" in names and "RestBefore" not in names
+    assert "RestAfter" in names
+    assert "RestBefore" not in names
 
 
 def test_an_invalid_fault_lists_every_problem(crmock: ServerThread) -> None:
-    with pytest.raises(ValueError) as bad:
+    with pytest.raises(ValueError, match="invalid fault") as bad:
         crmock.server.faults.add({"match": {"colour": "red"}, "action": "explode", "times": 0, "probability": 2})
     message = str(bad.value)
     for part in ("match.colour", "action must be one of", "times must be", "probability must be <= 1"):
@@ -334,10 +353,16 @@ def test_call_handlers_answer_once_always_and_with_errors(crmock: ServerThread) 
 
 def test_ordered_call_handlers_answer_in_order_and_report_calls_out_of_order(crmock: ServerThread) -> None:
     expectations = crmock.server.expectations
-    crmock.call(lambda: expectations.add({"match": {"service": "traders", "method": "get"}, "respond": {"n": 1},
-                                          "ordered": True}))  # fmt: skip
-    crmock.call(lambda: expectations.add({"match": {"service": "traders", "method": "find"}, "respond": {"n": 2},
-                                          "ordered": True}))  # fmt: skip
+    crmock.call(
+        lambda: expectations.add(
+            {"match": {"service": "traders", "method": "get"}, "respond": {"n": 1}, "ordered": True}
+        )
+    )
+    crmock.call(
+        lambda: expectations.add(
+            {"match": {"service": "traders", "method": "find"}, "respond": {"n": 2}, "ordered": True}
+        )
+    )
     with pytest.raises(ValueError, match="exactly one of 'respond'"):
         expectations.add({"match": {"service": "traders"}})
 
@@ -349,7 +374,9 @@ def test_ordered_call_handlers_answer_in_order_and_report_calls_out_of_order(crm
             assert (await client.call("find", "traders", {}))["total"] >= 0  # the service answers again
 
     run(scenario())
-    assert len(expectations.failures) == 1 and "out of order" in expectations.failures[0]
+    assert len(expectations.failures) == 1
+    assert "out of order" in expectations.failures[0]
     assert crmock.call(expectations.pending) == []
     crmock.reset()
-    assert crmock.call(expectations.list) == [] and expectations.failures == []
+    assert crmock.call(expectations.list) == []
+    assert expectations.failures == []

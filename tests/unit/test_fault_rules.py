@@ -52,18 +52,36 @@ def test_parse_fault_accepts_the_control_api_shape_and_round_trips() -> None:
         ("drop-ack", ["must be an object"]),
         ({"action": "delay-ack"}, ["needs 'seconds'"]),
         ({"action": "error"}, ["error must be an object"]),
-        ({"action": "error", "error": {"name": "Nope", "code": 999}}, ["not a Feathers error", "not a Feathers error code"]),
+        (
+            {"action": "error", "error": {"name": "Nope", "code": 999}},
+            ["not a Feathers error", "not a Feathers error code"],
+        ),
         ({"action": "error", "error": {"name": "NotFound", "code": 400}}, ["has code 404"]),
         (
-            {"action": "drop-event", "match": {"service": 3, "who": "x", "transport": "pigeon"}, "after": -1,
-             "window": 0, "jitter": -1, "error": {}, "extra": 1},
-            ["match.service", "match.who", "match.transport", "after must be", "window must be > 0", "jitter must be",
-             "'error' only goes with", "unknown field"],
+            {
+                "action": "drop-event",
+                "match": {"service": 3, "who": "x", "transport": "pigeon"},
+                "after": -1,
+                "window": 0,
+                "jitter": -1,
+                "error": {},
+                "extra": 1,
+            },
+            [
+                "match.service",
+                "match.who",
+                "match.transport",
+                "after must be",
+                "window must be > 0",
+                "jitter must be",
+                "'error' only goes with",
+                "unknown field",
+            ],
         ),
     ],
-)  # fmt: skip
+)
 def test_parse_fault_lists_every_problem(spec: Any, problems: list[str]) -> None:
-    with pytest.raises(ValueError) as bad:
+    with pytest.raises(ValueError, match="fault") as bad:
         parse_fault(spec)
     for problem in problems:
         assert problem in str(bad.value)
@@ -144,7 +162,8 @@ def test_every_application_is_a_journal_entry() -> None:
         ("f2", "delay-ack", "patch"),
         ("f2", "delay-ack", "find"),
     ]
-    assert entries[0]["email"] == "Ann@Example.com" and entries[0]["connection"] == "s1"
+    assert entries[0]["email"] == "Ann@Example.com"
+    assert entries[0]["connection"] == "s1"
     assert entries[1]["seconds"] == 2
 
 
@@ -152,9 +171,12 @@ def test_error_from_json_builds_the_feathers_error() -> None:
     error = error_from_json({"name": "TooManyRequests", "message": "slow", "data": {"retryAfter": 3}})
     assert isinstance(error, TooManyRequests)
     assert error.to_json() == {
-        "name": "TooManyRequests", "message": "slow", "code": 429, "className": "too-many-requests",
+        "name": "TooManyRequests",
+        "message": "slow",
+        "code": 429,
+        "className": "too-many-requests",
         "data": {"retryAfter": 3},
-    }  # fmt: skip
+    }
     assert error_from_json({"code": 404}).name == "NotFound"
 
 
