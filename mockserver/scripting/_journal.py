@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ DEFAULT_LIMIT: Final = 100_000
 SECRET_KEYS: Final = frozenset({"password", "accessToken", "secret", "key", "apiKey", "authorization"})
 REDACTED: Final = "***"
 NEAREST: Final = 5  # entries an assertion failure shows
+
+log = logging.getLogger("mockserver.journal")
 
 Subscriber = Callable[[dict[str, Any]], object]
 
@@ -120,8 +123,12 @@ class Journal:
             **fields,
         }
         self._entries.append(entry)
-        for subscriber in self._subscribers:
-            subscriber(entry)
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(entry)
+            except Exception:  # a broken listener (a panel, a tape) must not break the call that is journaled
+                log.exception("journal subscriber %r failed; unsubscribing it", subscriber)
+                self._subscribers.remove(subscriber)
         return entry
 
     def identify(self, connection: str, user: str | None, email: str | None) -> None:

@@ -184,6 +184,21 @@ def test_the_journal_is_bounded_and_can_be_switched_off() -> None:
     run(scenario())
 
 
+def test_a_failing_subscriber_is_dropped_without_breaking_the_journal(caplog: pytest.LogCaptureFixture) -> None:
+    journal = Journal(Clock("manual"))
+    seen: list[int] = []
+
+    def broken(entry: dict[str, Any]) -> None:
+        raise RuntimeError("panel gone")
+
+    journal.subscribe(broken)
+    journal.subscribe(lambda entry: seen.append(entry["seq"]))
+    journal.record("call")
+    journal.record("call")
+    assert seen == [1, 2]
+    assert "journal subscriber" in caplog.text
+
+
 def test_journal_assertions_match_data_by_subset_or_predicate() -> None:
     journal = Journal(Clock("manual"))
     journal.record("call", service="traders", method="patch", id="t1", data={"status": "running", "x": 1})
