@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from crmock_support import OTHER, OTHER_ID, USER, USER_ID, logged_in, login_token, rest, run
+from crmock_support import FAST, OTHER, OTHER_ID, SEED, USER, USER_ID, logged_in, login_token, rest, run
 
 from mockserver.client import FeathersSocketClient
 from mockserver.errors import FeathersError, NotFound, Unavailable
-from mockserver.server import ServerThread
+from mockserver.server import MockServer, ServerThread
 
 QUIET = 0.15
 
@@ -380,3 +380,31 @@ def test_ordered_call_handlers_answer_in_order_and_report_calls_out_of_order(crm
     crmock.reset()
     assert crmock.call(expectations.list) == []
     assert expectations.failures == []
+
+
+def test_fault_delays_wait_on_a_manual_clock() -> None:
+    async def scenario() -> None:
+        async with MockServer(seed=SEED, options=FAST, clock="manual") as server, plain(server.url, USER) as client:
+            listener = FeathersSocketClient(server.url, timeout=5)
+            await listener.connect()
+            try:
+                await listener.authenticate(*USER)
+                server.faults.add({"match": {"method": "find"}, "action": "delay-ack", "seconds": 5})
+                server.faults.add(
+                    {"match": {"connection": listener.sio.get_sid("/")}, "action": "delay-event", "seconds": 60}
+                )
+                call = asyncio.create_task(client.call("find", "strategies", {"$limit": 1}))
+                await asyncio.sleep(QUIET)
+                assert not call.done()  # mock time stands still
+                await server.clock.advance(5)
+                assert (await asyncio.wait_for(call, 2))["limit"] == 1
+                await client.call("create", "strategies", {"name": "Later"}, {})
+                await asyncio.sleep(QUIET)
+                assert listener.events["strategies created"] == []
+                await server.clock.advance(60)
+                (late,) = await listener.wait_for("strategies created", timeout=2)
+                assert late["name"] == "Later"
+            finally:
+                await listener.close()
+
+    run(scenario())
