@@ -1,19 +1,31 @@
-"""Scripting the bad day: one clock and scheduler for every timed thing in the mock, tapes (record and replay)
-and scenarios (timed steps from Python or a YAML file).
+"""Scripting the bad day: one clock and scheduler for every timed thing in the mock, the journal of what happened
+on the wire, faults, call handlers, tapes (record and replay) and scenarios (timed steps from Python or YAML).
 
 This layer sits between the data layer and the server: the server's transports call into it, it never imports
 the server, socketio or aiohttp.
 """
 
 from mockserver.scripting._clock import MANUAL_EPOCH, Clock, ClockMode, Timer
+from mockserver.scripting._expectations import Expectation, Expectations, parse_expectation
+from mockserver.scripting._faults import ACTIONS, Applied, Fault, Faults, Target, error_from_json, parse_fault
+from mockserver.scripting._journal import KINDS, Journal, JournalAssertionError, redact
 from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, load_scenario
 from mockserver.scripting._tape import Frame, Tape, TapeError, TapeHeader, TapeWriter, read_tape
 
 __all__ = [
+    "ACTIONS",
+    "KINDS",
     "MANUAL_EPOCH",
+    "Applied",
     "Clock",
     "ClockMode",
+    "Expectation",
+    "Expectations",
+    "Fault",
+    "Faults",
     "Frame",
+    "Journal",
+    "JournalAssertionError",
     "Scenario",
     "ScenarioError",
     "ScenarioProblem",
@@ -21,7 +33,12 @@ __all__ = [
     "TapeError",
     "TapeHeader",
     "TapeWriter",
+    "Target",
     "Timer",
+    "error_from_json",
     "load_scenario",
+    "parse_expectation",
+    "parse_fault",
     "read_tape",
+    "redact",
 ]

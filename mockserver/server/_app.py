@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import Clock, ClockMode, Scenario, Tape, read_tape
+from mockserver.scripting import Clock, ClockMode, Expectation, Expectations, Faults, Journal, Scenario, Tape, read_tape
 from mockserver.scripting._scenario import load_scenario
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
@@ -83,6 +83,7 @@ class MockServer:
         control_token: str | None = None,
         allowed_hosts: Sequence[str] | None = None,
         ws_compression: bool = False,
+        journal: bool = True,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
@@ -134,6 +135,7 @@ class MockServer:
             seed=seed,
             clock=clock,
         )
+        self.core.journal.enabled = journal
         build_services(self.core)
         self.sockets = SocketTransport(self.core, self.sio)
         self.control = ControlApi(self, self.app, token=control_token)  # before REST's catch-all route
@@ -248,6 +250,35 @@ class MockServer:
         return self.core.clock
 
     @property
+    def journal(self) -> Journal:
+        """What happened on the wire: `server.journal.entries(kind="call")`, `assert_called(...)` and friends."""
+        return self.core.journal
+
+    @property
+    def faults(self) -> Faults:
+        """Fault rules: `server.faults.add({"match": {"service": "traders"}, "action": "drop-ack"})`."""
+        return self.core.faults
+
+    @property
+    def expectations(self) -> Expectations:
+        """Call handlers, also as dicts: `server.expectations.add({"match": {...}, "respond": ...})`."""
+        return self.core.expectations
+
+    def expect(
+        self,
+        service: str,
+        method: str | None = None,
+        *,
+        matching: Any = None,
+        times: int | None = None,
+        ordered: bool = False,
+    ) -> Expectation:
+        """Answer calls of `service`.`method` yourself: `server.expect("traders", "get").respond({...})` or
+        `.fail({"name": "NotFound", "message": "..."})`; `times=None` for ever, `times=1` once, `ordered=True`
+        in the order declared."""
+        return self.core.expectations.expect(service, method, matching=matching, times=times, ordered=ordered)
+
+    @property
     def store(self) -> Store:
         """The live records (`server.store.tables[path][id]`); changes made here publish nothing."""
         return self.core.store
@@ -327,6 +358,9 @@ class MockServer:
             await self.sockets.disconnect_all()
         self.core.denied_tokens.clear()
         self.core.limiter.clear()
+        self.core.faults.clear()
+        self.core.expectations.clear()
+        self.core.journal.clear()
         self.core.reseed()
         self._load()
         self.activity_options = self._initial_activity  # a scenario's `streams` step changed them

@@ -7,6 +7,7 @@ mock's broadcast fast enough for busy ticker streams (see tests/benchmarks/bench
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+
+from mockserver.scripting import Faults, Target
 
 __all__ = ["Audience", "Channels", "PublishObserver"]
 
@@ -48,6 +51,7 @@ class Channels:
     by_user: dict[str, set[str]] = field(default_factory=dict)
     user_of: dict[str, str] = field(default_factory=dict)
     observers: list[PublishObserver] = field(default_factory=list)
+    faults: Faults | None = None  # event faults: drop, duplicate or delay per recipient (checked only when set)
 
     def join(self, sid: str, user_id: str) -> None:
         """Login: the socket joins its user's channel and the channel of all authenticated connections."""
@@ -81,8 +85,38 @@ class Channels:
         for observer in self.observers:
             observer(event, payload, sids)
         if sids:
-            self.send(event, payload, sids)
+            if self.faults and self.faults.may_fire_on_event(event):
+                self.send_with_faults(event, payload, sids)
+            else:
+                self.send(event, payload, sids)
         return sids
+
+    def send_with_faults(self, event: str, payload: Any, sids: frozenset[str]) -> None:
+        """Send to each recipient what its matching event faults leave: nothing, two copies, or a late one."""
+        assert self.faults is not None
+        service = event.rpartition(" ")[0]
+        plain: list[str] = []
+        for sid in sids:
+            fired = self.faults.for_event(Target(sid, self.user_of.get(sid), service=service, event=event))
+            if not fired:
+                plain.append(sid)
+                continue
+            copies, delay = 1, 0.0
+            for applied in fired:
+                if applied.action == "drop-event":
+                    copies = 0
+                elif applied.action == "duplicate-event":
+                    copies += 1
+                delay += applied.seconds
+            if copies == 0:
+                continue
+            targets = [sid] * copies
+            if delay > 0:
+                self.faults.clock.call_later(delay, functools.partial(self.send, event, payload, targets))
+            else:
+                self.send(event, payload, targets)
+        if plain:
+            self.send(event, payload, plain)
 
     def send(self, event: str, payload: Any, sids: Iterable[str]) -> None:
         encoded = self.sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, payload]).encode()

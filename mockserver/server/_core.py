@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from mockserver.contract import Contract, Scope, ServiceSpec, service_spec
 from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
-from mockserver.scripting import Clock, Timer
+from mockserver.scripting import Clock, Expectations, Faults, Journal, Timer
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT
@@ -108,10 +108,34 @@ class Core:
     denied_tokens: set[str] = field(default_factory=set)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     rng: random.Random = field(init=False)
+    journal: Journal = field(init=False)
+    faults: Faults = field(init=False)
+    expectations: Expectations = field(init=False)
     _id_counter: int = 0
 
     def __post_init__(self) -> None:
         self.reseed()
+        self.journal = Journal(self.clock)
+        self.faults = Faults(self.clock, self.journal, seed=self.seed)
+        self.faults.email_of = self.email_of
+        self.expectations = Expectations()
+        self.channels.faults = self.faults
+        self.channels.observers.append(self.journal_event)
+
+    @property
+    def scripted(self) -> bool:
+        """Whether a call must go the journaled, fault-checked way (False: the plain fast path)."""
+        return self.journal.enabled or bool(self.faults) or bool(self.expectations)
+
+    def email_of(self, user_id: str) -> str | None:
+        user = self.store.get("users", user_id)
+        return None if user is None else user.get("email")
+
+    def journal_event(self, event: str, payload: Any, sids: frozenset[str]) -> None:
+        """One `event` entry per publish (not per recipient): the payload by reference, the connections it
+        reached."""
+        if self.journal.enabled:
+            self.journal.record("event", event=event, service=event.rpartition(" ")[0], payload=payload, to=list(sids))
 
     def reseed(self) -> None:
         """Restart the server's own randomness, so the same calls after a reset make the same secrets."""

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from mockserver.errors import BadRequest, MethodNotAllowed
+from mockserver.scripting import Expectations, Journal, redact
 from mockserver.server._core import Caller, ServiceMethods
 from mockserver.server.query import QueryLimits, check_depth, check_query
 
-__all__ = ["call_method", "needs_authentication", "parse_authorization"]
+__all__ = ["answer_call", "call_method", "journal_outcome", "needs_authentication", "parse_authorization"]
+
+SENSITIVE_RESULTS = frozenset({"authentication", "users", "keys"})  # results that may hold tokens or key secrets
 
 
 def needs_authentication(path: str, method: str) -> bool:
@@ -89,3 +92,85 @@ async def call_method(
     if method == "patch":
         return await service.patch(caller, record_id, data, query)
     return await service.remove(caller, record_id, query)
+
+
+async def answer_call(
+    expectations: Expectations,
+    service: ServiceMethods,
+    caller: Caller,
+    method: str,
+    *,
+    record_id: Any,
+    data: Any,
+    query: Any,
+    limits: QueryLimits,
+    transport: str | None,
+) -> Any:
+    """A call handler's answer if one fits the call (`server.expect`), else the method's own."""
+    if expectations:
+        call = {
+            "service": service.path,
+            "method": method,
+            "id": record_id,
+            "data": data,
+            "query": query,
+            "user": caller.user_id,
+            "email": None if caller.user is None else caller.user.get("email"),
+            "connection": caller.sid,
+            "transport": transport,
+        }
+        handler = expectations.answer(call)
+        if handler is not None:
+            return handler.reply(call)
+    return await call_method(service, caller, method, record_id=record_id, data=data, query=query, limits=limits)
+
+
+def journal_outcome(
+    journal: Journal,
+    *,
+    service: str | None,
+    method: str,
+    error: dict[str, Any] | None,
+    result: Any = None,
+    elapsed_ms: float,
+    connection: str | None = None,
+    user: str | None = None,
+    email: str | None = None,
+    **extra: Any,
+) -> None:
+    """The `ack` entry of a call, and a `violation` entry when the client's body broke the schema (D4)."""
+    if error is None:
+        shown = redact(result) if service in SENSITIVE_RESULTS else result
+        journal.record(
+            "ack",
+            connection=connection,
+            user=user,
+            email=email,
+            service=service,
+            method=method,
+            result=shown,
+            elapsed_ms=elapsed_ms,
+            **extra,
+        )
+        return
+    journal.record(
+        "ack",
+        connection=connection,
+        user=user,
+        email=email,
+        service=service,
+        method=method,
+        error=error,
+        elapsed_ms=elapsed_ms,
+        **extra,
+    )
+    if error.get("code") == 400 and error.get("message") == "Validation failed" and "errors" in error:
+        journal.record(
+            "violation",
+            connection=connection,
+            user=user,
+            email=email,
+            service=service,
+            schema=method,
+            problems=error["errors"],
+        )

@@ -6,8 +6,10 @@ as over the socket, so both transports answer identically.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import quote
@@ -23,8 +25,9 @@ from mockserver.errors import (
     NotAuthenticated,
     NotFound,
 )
+from mockserver.scripting import Applied, Target, redact
 from mockserver.server._core import Caller, Core, RateLimited, ServiceMethods
-from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
+from mockserver.server._dispatch import answer_call, journal_outcome, needs_authentication, parse_authorization
 from mockserver.server._limits import Decision
 from mockserver.server.query import QueryLimits, check_query_string, parse_query_string, too_deep
 
@@ -40,6 +43,7 @@ CORS_HEADERS = {
 }
 
 MAX_BODY_BYTES: Final = 1_000_000  # the same buffer limit as engine.io's maxHttpBufferSize
+RETRY_AFTER_CODES: Final = frozenset({429, 503})
 
 
 def _restricted_scopes() -> dict[tuple[str, str], str]:
@@ -94,6 +98,19 @@ class RestTransport:
             return web.Response(status=204, headers=CORS_HEADERS)
         if request.path.strip("/") == "oauth/google" and request.method == "GET":
             return self.oauth_google(request)
+        if self.core.scripted:  # the journal is on, or faults or call handlers are set
+            return await self.scripted(request)
+        status, body, headers = await self.outcome(request)
+        return self.response(request, status, body, headers)
+
+    @staticmethod
+    def response(request: web.Request, status: int, body: Any, headers: Mapping[str, str]) -> web.Response:
+        response = _json_response(body, status, head=request.method == "HEAD")
+        response.headers.update(headers)
+        return response
+
+    async def outcome(self, request: web.Request) -> tuple[int, Any, dict[str, str]]:
+        """(status, body, extra headers) of a request, errors included."""
         limits: dict[str, Decision] = {}
         try:
             status, body = await self.serve(request, limits)
@@ -106,10 +123,118 @@ class RestTransport:
             log.exception("unexpected error on %s %s", request.method, request.path)
             internal = GeneralError("Internal error in the mock server")
             status, body = internal.code, internal.to_json()
-        response = _json_response(body, status, head=request.method == "HEAD")
-        if "decision" in limits:
-            response.headers.update(limits["decision"].headers())
-        return response
+        return status, body, (limits["decision"].headers() if "decision" in limits else {})
+
+    async def scripted(self, request: web.Request) -> web.StreamResponse:
+        """A request with its journal entries and faults: an error with its status (and Retry-After for 429 and
+        503), a late answer, no answer, or a connection closed before or after the call is applied."""
+        core = self.core
+        journal = core.journal
+        started = core.clock.time()
+        call = await self.describe(request)
+        user, email = call.pop("user"), call.pop("email")
+        if journal.enabled:
+            journal.record(
+                "call", user=user, email=email, transport="rest", http=f"{request.method} {request.path}", **call
+            )
+        target = Target(None, user, service=call["service"], method=call["method"], transport="rest")
+        fired: list[Applied] = core.faults.for_call(target) if core.faults else []
+        actions = {applied.action for applied in fired}
+        if "disconnect-before-apply" in actions:
+            self.abort(request)
+            return web.Response(status=204)  # never reaches the client: the connection is gone
+        error_fault = next((applied for applied in fired if applied.action == "error"), None)
+        if error_fault is not None:
+            error = error_fault.fault.feathers_error()
+            status, body, headers = error.code, error.to_json(), {}
+            if error.code in RETRY_AFTER_CODES:
+                headers = {"Retry-After": str(_retry_after(error_fault))}
+        else:
+            status, body, headers = await self.outcome(request)
+        delay = sum(applied.seconds for applied in fired)
+        unsent = "disconnect-after-apply" in actions or "drop-ack" in actions
+        if delay > 0 and not unsent:
+            await core.clock.sleep(delay)
+        if journal.enabled:
+            elapsed = round((core.clock.time() - started) * 1000, 3)
+            failed = body if status >= 400 else None
+            extra: dict[str, Any] = {"sent": False} if unsent else {}
+            journal_outcome(
+                journal,
+                service=call["service"],
+                method=call["method"] or request.method,
+                error=failed,
+                result=None if failed else body,
+                elapsed_ms=elapsed,
+                user=user,
+                email=email,
+                transport="rest",
+                status=status,
+                **extra,
+            )
+            journal.record(
+                "rest",
+                user=user,
+                email=email,
+                http_method=request.method,
+                path=request.path,
+                status=status,
+                elapsed_ms=elapsed,
+                service=call["service"],
+                **extra,
+            )
+        if "disconnect-after-apply" in actions:
+            self.abort(request)
+            return web.Response(status=204)
+        if "drop-ack" in actions:
+            await self.hold(request)
+        return self.response(request, status, body, headers)
+
+    @staticmethod
+    def abort(request: web.Request) -> None:
+        """Close the TCP connection without an answer, as a dropped network would."""
+        if request.transport is not None:
+            request.transport.close()
+
+    @staticmethod
+    async def hold(request: web.Request) -> None:
+        """Never answer (drop-ack): wait until the client gives up and closes, or the server stops."""
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110 (no event to wait on)
+            await asyncio.sleep(0.05)
+
+    async def describe(self, request: web.Request) -> dict[str, Any]:
+        """What a request asks, for the journal and for matching faults; never raises (the real answer comes
+        from `serve`)."""
+        raw_path = request.path.strip("/")
+        lookup = raw_path.removeprefix("restricted").strip("/") if raw_path.startswith("restricted") else raw_path
+        service, record_id = self.resolve(lookup)
+        methods = HTTP_METHODS.get(request.method, (None, None))
+        method = methods[0] if record_id is None else methods[1]
+        call: dict[str, Any] = {
+            "service": None if service is None else service.path,
+            "method": method,
+            "id": record_id,
+            "user": None,
+            "email": None,
+        }
+        try:
+            call["query"] = redact(parse_query_string(request.query_string))
+        except FeathersError:
+            call["query"] = request.query_string
+        if method in ("create", "patch", "update"):
+            try:
+                call["data"] = redact(await self.body(request, self.core.options.query_limits))
+            except FeathersError:
+                call["data"] = None
+        credentials = parse_authorization(request.headers.get("Authorization"))
+        if credentials is not None and service is not None and service.path != "authentication":
+            try:
+                caller = self.caller(request, service.path, method or "find")
+            except FeathersError:
+                caller = None
+            if caller is not None and caller.user is not None:
+                call["user"], call["email"] = caller.user_id, caller.user.get("email")
+        return call
 
     async def serve(self, request: web.Request, limits: dict[str, Decision]) -> tuple[int, Any]:
         raw_path = request.path.strip("/")
@@ -134,8 +259,16 @@ class RestTransport:
         check_query_string(request.query_string, query_limits)
         query = parse_query_string(request.query_string)
         data = await self.body(request, query_limits) if method in ("create", "patch") else None
-        result = await call_method(
-            service, caller, method, record_id=record_id, data=data, query=query, limits=query_limits
+        result = await answer_call(
+            self.core.expectations,
+            service,
+            caller,
+            method,
+            record_id=record_id,
+            data=data,
+            query=query,
+            limits=query_limits,
+            transport="rest",
         )
         return (201 if method == "create" else 200), result
 
@@ -219,3 +352,14 @@ class RestTransport:
             raise BadRequest(f"Invalid JSON in request body: {bad}") from None
         except RecursionError:  # nested past the interpreter's limit; shallower ones are refused by call_method
             raise too_deep("Request body", limits) from None
+
+
+def _retry_after(applied: Applied) -> int:
+    """Seconds for Retry-After: the fault's `seconds`, else the error's `data.retryAfter`, else 1."""
+    fault = applied.fault
+    if fault.seconds is not None:
+        return max(0, round(fault.seconds))
+    data = (fault.error or {}).get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("retryAfter"), int | float):
+        return max(0, round(float(data["retryAfter"])))
+    return 1

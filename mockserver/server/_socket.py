@@ -16,9 +16,9 @@ from socketio import packet as sio_packet
 
 from mockserver.contract import METHODS
 from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNotAllowed, NotAuthenticated, NotFound
-from mockserver.scripting import Timer
+from mockserver.scripting import Applied, Target, Timer, redact
 from mockserver.server._core import Caller, Core
-from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
+from mockserver.server._dispatch import answer_call, journal_outcome, needs_authentication, parse_authorization
 from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT, PROTOCOL_ERROR, UNSUPPORTED_DATA, GuardedEngineServer
 
 __all__ = ["FeathersSocketServer", "SocketTransport"]
@@ -121,6 +121,14 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         return pkt
 
 
+def _journal_args(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    """(id, data, query) of a call as sent, for its journal entry (before any check, so never raising)."""
+    record_id, data = _positional(method, rest)
+    position = QUERY_POSITION.get(method, 1)
+    query = rest[position] if len(rest) > position else None
+    return record_id, redact(data), redact(query)
+
+
 def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
     """(id, data) from the arguments after the path, in Feathers' order for each method."""
     if method == "create":
@@ -153,22 +161,102 @@ class SocketTransport:
         self.core = core
         self.sio = sio
         self.sessions: dict[str, Session] = {}
+        core.faults.transport_of = self.transport_of
         for method in METHODS:
             sio.on(method, self._handler(method))
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
 
-    def _handler(self, method: str) -> Callable[..., Awaitable[Ack]]:
-        async def handle(sid: str, *args: Any) -> Ack:
-            try:
-                return (None, await self.dispatch(sid, method, args))
-            except FeathersError as error:
-                return error.to_json()
-            except Exception:  # a bug of ours must not kill the connection or leave the client hanging
-                log.exception("unexpected error in %s", method)
-                return GeneralError("Internal error in the mock server").to_json()
+    def _handler(self, method: str) -> Callable[..., Awaitable[object]]:
+        async def handle(sid: str, *args: Any) -> object:
+            if self.core.scripted:  # the journal is on, or faults or call handlers are set
+                return await self.scripted(sid, method, args)
+            return await self.answer(sid, method, args)
 
         return handle
+
+    async def answer(self, sid: str, method: str, args: tuple[Any, ...]) -> Ack:
+        try:
+            return (None, await self.dispatch(sid, method, args))
+        except FeathersError as error:
+            return error.to_json()
+        except Exception:  # a bug of ours must not kill the connection or leave the client hanging
+            log.exception("unexpected error in %s", method)
+            return GeneralError("Internal error in the mock server").to_json()
+
+    async def scripted(self, sid: str, method: str, args: tuple[Any, ...]) -> object:
+        """A call with its journal entries and faults: maybe fail, delay or drop the ack, or close the transport
+        before or after applying the call (then no ack at all: `not_handled` tells python-socketio to send none)."""
+        core = self.core
+        journal = core.journal
+        path = args[0].strip("/") if args and isinstance(args[0], str) else None
+        session = self.sessions.get(sid)
+        user = None if session is None else session.user_id
+        started = core.clock.time()
+        if journal.enabled:
+            record_id, data, query = _journal_args(method, args[1:])
+            transport = self.transport_of(sid)
+            journal.record(
+                "call",
+                connection=sid,
+                service=path,
+                method=method,
+                id=record_id,
+                data=data,
+                query=query,
+                transport=transport,
+            )
+        fired: list[Applied] = []
+        if core.faults:
+            fired = core.faults.for_call(Target(sid, user, service=path, method=method))
+        actions = {applied.action for applied in fired}
+        if "disconnect-before-apply" in actions:
+            await self.abort_transport(sid)
+            return self.sio.not_handled
+        error_fault = next((applied for applied in fired if applied.action == "error"), None)
+        if error_fault is not None:
+            ack: Ack = error_fault.fault.feathers_error().to_json()
+        else:
+            ack = await self.answer(sid, method, args)
+        unsent = "disconnect-after-apply" in actions or "drop-ack" in actions
+        if "disconnect-after-apply" in actions:
+            await self.abort_transport(sid)
+        delay = sum(applied.seconds for applied in fired)
+        if delay > 0 and not unsent:
+            await core.clock.sleep(delay)
+        if journal.enabled:
+            error = ack if isinstance(ack, dict) else None
+            result = None if isinstance(ack, dict) else ack[1]
+            extra: dict[str, Any] = {"sent": False} if unsent else {}
+            journal_outcome(
+                journal,
+                connection=sid,
+                service=path,
+                method=method,
+                error=error,
+                result=result,
+                elapsed_ms=round((core.clock.time() - started) * 1000, 3),
+                **extra,
+            )
+        return self.sio.not_handled if unsent else ack
+
+    def transport_of(self, sid: str) -> str | None:
+        """The transport the connection uses now, websocket or polling (None once it is gone)."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is None:
+            return None
+        return "websocket" if socket.upgraded else "polling"
+
+    async def abort_transport(self, sid: str) -> None:
+        """Close the Engine.IO connection without a DISCONNECT packet, as a dropped network would: the client sees
+        "transport close", reconnects and authenticates again."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is None or socket.closed:
+            return
+        await socket.close(wait=False, abort=True, reason=self.sio.eio.reason.TRANSPORT_CLOSE)
+        socket.queue.put_nowait(None)  # wakes the websocket writer, which then closes the websocket
 
     async def dispatch(self, sid: str, method: str, args: tuple[Any, ...]) -> Any:
         if not args or not isinstance(args[0], str):
@@ -190,8 +278,17 @@ class SocketTransport:
         if caller.user is None and needs_authentication(path, method):
             raise NotAuthenticated("Not authenticated")
         record_id, data = _positional(method, rest)
-        limits = self.core.options.query_limits
-        result = await call_method(service, caller, method, record_id=record_id, data=data, query=query, limits=limits)
+        result = await answer_call(
+            self.core.expectations,
+            service,
+            caller,
+            method,
+            record_id=record_id,
+            data=data,
+            query=query,
+            limits=self.core.options.query_limits,
+            transport=self.transport_of(sid) if self.core.expectations else None,
+        )
         if path == "authentication":
             if method == "create":
                 self.login(sid, result)
@@ -216,6 +313,7 @@ class SocketTransport:
         session.token = str(result["accessToken"])
         session.user_id = str(result["user"]["_id"])
         self.core.channels.join(sid, session.user_id)
+        self.core.journal.identify(sid, session.user_id, result["user"].get("email"))
         expires_at = float(result["authentication"]["payload"]["exp"])
         session.expiry = self.core.clock.call_at(expires_at, lambda: self.expire(sid))
 
@@ -224,6 +322,7 @@ class SocketTransport:
         if session is not None:
             session.clear()
         self.core.channels.leave(sid)
+        self.core.journal.identify(sid, None, None)
 
     async def expire(self, sid: str) -> None:
         """Token ran out: the server sends DISCONNECT, the client sees `io server disconnect` (§5.5)."""
@@ -236,7 +335,17 @@ class SocketTransport:
         Only a real handshake gets here: FeathersSocketServer drops client events named `connect`/`disconnect`.
         """
         self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"), connected_at=self.core.clock.iso())
-        credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        header = environ.get("HTTP_AUTHORIZATION")
+        credentials = parse_authorization(header)
+        if self.core.journal.enabled:
+            self.core.journal.record(
+                "connect",
+                connection=sid,
+                transport=self.transport_of(sid),
+                address=environ.get("REMOTE_ADDR"),
+                auth=None if credentials is None else f"{credentials[0]} ***",
+                handshake=redact(auth),
+            )
         if credentials is None:
             return
         scheme, token = credentials
@@ -259,6 +368,7 @@ class SocketTransport:
         if session is not None:
             session.clear()
         self.core.channels.leave(sid)
+        self.core.journal.record("disconnect", connection=sid, reason=None if reason is None else str(reason))
 
     async def disconnect_all(self) -> None:
         for sid in list(self.sessions):

@@ -37,6 +37,9 @@ CLASS_NAMES = {
     "MethodNotAllowed": "method-not-allowed",
     "Conflict": "conflict",
     "Unprocessable": "unprocessable",
+    "TooManyRequests": "too-many-requests",
+    "GeneralError": "general-error",
+    "Unavailable": "unavailable",
 }
 
 

@@ -458,6 +458,69 @@ const scenarios = {
     const plain = socketClient({ auth: false })
     await connected(plain.socket)
     out.withoutHeader = await attempt(plain.app.service('strategies').find())
+  },
+
+  // Call faults set by the Python side (issue 7 §2), in this order: drop-ack on users.get, delay-ack on
+  // strategies.find, an error on strategies.remove, disconnect-after-apply then disconnect-before-apply on
+  // strategies.create. Calls use socket.io's ackTimeout (500 ms), the Feathers v5 client's call timeout.
+  async call_faults(out) {
+    const [user] = users()
+    const { app, socket } = socketClient({ socketOptions: { ackTimeout: 500 } })
+    let logins = 0
+    app.on('login', () => logins++)
+    await connected(socket)
+    const login = await app.authenticate(local(user.email, user.password))
+
+    out.dropAck = await attempt(app.service('users').get(login.user._id))
+    let started = Date.now()
+    const page = await app.service('strategies').find({ query: { $limit: 1 } })
+    out.delayAck = { ms: Date.now() - started, limit: page.limit }
+    out.error = await attempt(app.service('strategies').remove('000000000000000000000000'))
+
+    const disconnects = []
+    socket.on('disconnect', (reason) => disconnects.push(reason))
+    out.after = await attempt(app.service('strategies').create({ name: 'Applied then dropped' }))
+    await until(() => disconnects.length === 1 && socket.connected && logins === 2, 'the reconnect and re-login')
+    out.afterFind = await app.service('strategies').find({ query: { name: 'Applied then dropped' } })
+
+    out.before = await attempt(app.service('strategies').create({ name: 'Never applied' }))
+    await until(() => disconnects.length === 2 && socket.connected && logins === 3, 'the second reconnect')
+    out.beforeFind = await app.service('strategies').find({ query: { name: 'Never applied' } })
+    out.disconnects = disconnects
+    out.logins = logins
+  },
+
+  // Event faults set by the Python side: drop-event on `strategies created`, duplicate-event on `strategies
+  // patched`, delay-event (0.4 s) on `strategies removed`, each once.
+  async event_faults(out) {
+    const [user] = users()
+    const { app, socket } = socketClient()
+    await connected(socket)
+    await app.authenticate(local(user.email, user.password))
+    const seen = []
+    for (const event of ['created', 'patched', 'removed']) {
+      app.service('strategies').on(event, (payload) => seen.push({ event, id: payload._id, at: Date.now() }))
+    }
+    const created = await app.service('strategies').create({ name: 'Faulty events' })
+    await app.service('strategies').patch(created._id, { name: 'Faulty events 2' })
+    await until(() => seen.filter((e) => e.event === 'patched').length === 2, 'the duplicated patched event')
+    const removedAt = Date.now()
+    await app.service('strategies').remove(created._id)
+    await until(() => seen.some((e) => e.event === 'removed'), 'the delayed removed event')
+    await sleep(200)
+    out.counts = Object.fromEntries(['created', 'patched', 'removed'].map((n) => [n, seen.filter((e) => e.event === n).length]))
+    out.removedLateMs = seen.find((e) => e.event === 'removed').at - removedAt
+  },
+
+  // REST error faults: a 503 with Retry-After as fetch sees it, then a 429 as the rest client rebuilds it.
+  async rest_faults(out) {
+    const [user] = users()
+    const app = restClient()
+    const login = await app.authenticate(local(user.email, user.password))
+    const response = await fetch(`${url}/strategies`, { headers: { Authorization: `Bearer ${login.accessToken}` } })
+    out.raw = { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() }
+    out.client = await attempt(app.service('strategies').find())
+    out.afterwards = await attempt(app.service('strategies').find({ query: { $limit: 1 } }))
   }
 }
 

@@ -279,3 +279,77 @@ def test_handshake_header_authenticates_without_a_create(server: ServerThread, u
     assert report["forged"]["message"] == "invalid signature"
     assert report["forged"]["active"] is False
     assert_feathers_error(report["withoutHeader"], "NotAuthenticated", 401, "Not authenticated")
+
+
+# -- faults (issue 7 §2) -----------------------------------------------------------------------------------------
+def add_faults(server: ServerThread, *specs: dict[str, Any]) -> None:
+    for spec in specs:
+        server.call(server.server.faults.add, spec)
+
+
+def test_call_faults_as_the_official_client_sees_them(server: ServerThread, users: list[dict[str, str]]) -> None:
+    unavailable = {"name": "Unavailable", "code": 503, "message": "Exchange maintenance", "data": {"until": "soon"}}
+    create = {"service": "strategies", "method": "create"}
+    add_faults(
+        server,
+        {"match": {"service": "users", "method": "get"}, "action": "drop-ack", "times": 1},
+        {"match": {"service": "strategies", "method": "find"}, "action": "delay-ack", "seconds": 0.3, "times": 1},
+        {"match": {"service": "strategies", "method": "remove"}, "action": "error", "error": unavailable},
+        {"match": create, "action": "disconnect-after-apply", "times": 1},
+        {"match": create, "action": "disconnect-before-apply", "times": 1, "after": 1},
+    )
+    report = run_node("call_faults", server.url, users=users)
+
+    assert report["dropAck"]["ok"] is False  # the client's own ack timeout fired
+    assert "timed out" in report["dropAck"]["error"]["message"]
+    assert report["delayAck"]["ms"] >= 300
+    assert report["delayAck"]["limit"] == 1
+    error = assert_feathers_error(report["error"], "Unavailable", 503, "Exchange maintenance")
+    assert error["data"] == {"until": "soon"}
+    # disconnect-after-apply: the call never answered, but once reconnected and re-authenticated the record is there
+    assert report["after"]["ok"] is False
+    assert report["afterFind"]["total"] == 1
+    # disconnect-before-apply: never applied
+    assert report["before"]["ok"] is False
+    assert report["beforeFind"]["total"] == 0
+    assert report["disconnects"] == ["transport close", "transport close"]
+    assert report["logins"] == 3  # the authentication client logged in again after each drop
+
+    journal = server.server.journal
+    applied = [e["action"] for e in server.call(journal.entries, "fault")]
+    assert applied == ["drop-ack", "delay-ack", "error", "disconnect-after-apply", "disconnect-before-apply"]
+    acks = server.call(journal.entries, "ack", service="strategies", method="create")
+    assert acks[0]["sent"] is False
+    assert acks[0]["result"]["name"] == "Applied then dropped"
+
+
+def test_event_faults_as_the_official_client_sees_them(server: ServerThread, users: list[dict[str, str]]) -> None:
+    add_faults(
+        server,
+        {"match": {"event": "strategies created"}, "action": "drop-event", "times": 1},
+        {"match": {"event": "strategies patched"}, "action": "duplicate-event", "times": 1},
+        {"match": {"event": "strategies removed"}, "action": "delay-event", "seconds": 0.4, "times": 1},
+    )
+    report = run_node("event_faults", server.url, users=users)
+
+    assert report["counts"] == {"created": 0, "patched": 2, "removed": 1}
+    assert report["removedLateMs"] >= 350
+
+
+def test_rest_error_faults_as_the_official_client_sees_them(server: ServerThread, users: list[dict[str, str]]) -> None:
+    too_many = {"name": "TooManyRequests", "message": "Slow down", "data": {"retryAfter": 7}}
+    add_faults(
+        server,
+        {"match": {"service": "strategies", "transport": "rest"}, "action": "error", "times": 1,
+         "error": {"name": "Unavailable", "message": "Down for maintenance"}, "seconds": 120},
+        {"match": {"service": "strategies", "transport": "rest"}, "action": "error", "times": 1, "after": 1,
+         "error": too_many},
+    )  # fmt: skip
+    report = run_node("rest_faults", server.url, users=users)
+
+    assert report["raw"]["status"] == 503
+    assert report["raw"]["retryAfter"] == "120"
+    assert report["raw"]["body"]["message"] == "Down for maintenance"
+    error = assert_feathers_error(report["client"], "TooManyRequests", 429, "Slow down")
+    assert error["data"] == {"retryAfter": 7}
+    assert report["afterwards"]["ok"] is True
