@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,11 +22,11 @@ from mockserver.server._channels import Audience, Channels
 from mockserver.server._core import Core, Options
 from mockserver.server._rest import MAX_BODY_BYTES, RestTransport
 from mockserver.server._services import build_services
-from mockserver.server._socket import FeathersSocketServer, SocketTransport
+from mockserver.server._socket import DISCONNECT_MODES, FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
 from mockserver.synth import Dataset, UserSeed, dataset
 
-__all__ = ["MockServer", "ServerThread", "parse_user"]
+__all__ = ["ClockHandle", "MockServer", "ServerThread", "parse_user"]
 
 T = TypeVar("T")
 log = logging.getLogger("mockserver")
@@ -39,6 +40,16 @@ def parse_user(spec: str | UserSeed) -> UserSeed:
     if not sep or "@" not in email or not password:
         raise ValueError(f"expected EMAIL:PASSWORD, got {spec!r}")
     return UserSeed(email=email, password=password)
+
+
+def _distinct_emails(users: tuple[UserSeed, ...]) -> None:
+    """The real service treats e-mails that differ only in case as one account, so the mock refuses them too."""
+    seen: dict[str, str] = {}
+    for user in users:
+        other = seen.get(user.email.casefold())
+        seen[user.email.casefold()] = user.email
+        if other is not None:
+            raise ValueError(f"two users with the same e-mail: {other!r} and {user.email!r} (case does not matter)")
 
 
 class MockServer:
@@ -68,6 +79,8 @@ class MockServer:
             raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
         self.seed = seed
         self.users = None if users is None else tuple(parse_user(u) for u in users)
+        if self.users is not None:
+            _distinct_emails(self.users)
         self.host = host
         self.requested_port = port
         self.options = options or Options()
@@ -86,6 +99,8 @@ class MockServer:
             logger=False,
             engineio_logger=False,
             max_http_buffer_size=MAX_BODY_BYTES,
+            ping_interval=self.options.ping_interval,
+            ping_timeout=self.options.ping_timeout,
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.sio.attach(self.app)
@@ -201,12 +216,67 @@ class MockServer:
         self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
-        self.core.denied_tokens.clear()
+        self.core.forget_tokens()
         self.core.limiter.clear()
         self.core.reseed()
         self._load()
         if self._runner is not None:
             self._start_activity()
+
+    # -- connections ------------------------------------------------------------------------------------------
+    def connections(self) -> list[dict[str, Any]]:
+        """The open socket connections: `{"id", "userId", "email", "transport", "connectedAt"}` each (`id` is the
+        Socket.IO sid, `transport` "websocket" or "polling", `connectedAt` ISO on the mock clock)."""
+        return self.sockets.connections()
+
+    def _select(self, email: str | None, connection: str | None) -> list[str]:
+        if email is not None and not isinstance(email, str):
+            raise TypeError(f"email must be a str, got {email!r}")
+        user = None if email is None else self.core.store.user_by_email(email)
+        if email is not None and user is None:
+            return []
+        return [
+            row["id"]
+            for row in self.connections()
+            if (connection is None or row["id"] == connection) and (user is None or row["userId"] == user["_id"])
+        ]
+
+    async def disconnect(
+        self, *, email: str | None = None, connection: str | None = None, mode: str = "server"
+    ) -> list[str]:
+        """End the connections of `email` (any case), or `connection` (a sid), or every connection; returns their ids.
+
+        `mode="server"`: a Socket.IO DISCONNECT, the client sees `io server disconnect` and stays disconnected.
+        `"transport"`: the transport closes abruptly; the client reconnects and re-authenticates by itself.
+        `"ping-timeout"`: the server goes silent (no pings, no frames) until the client gives up with `ping timeout`
+        after pingInterval + pingTimeout (`Options.ping_interval`, `ping_timeout`) and reconnects.
+        """
+        if mode not in DISCONNECT_MODES:
+            raise ValueError(f"mode must be one of {', '.join(DISCONNECT_MODES)}; got {mode!r}")
+        sids = self._select(email, connection)
+        for sid in sids:
+            await self.sockets.force_disconnect(sid, mode)
+        return sids
+
+    async def expire_tokens(self, email: str | None = None) -> list[str]:
+        """Expire the tokens of `email`'s user (any case), or of every user, now: they answer 401 `jwt expired`
+        from now on and the user's logged-in sockets get the usual expiry disconnect (`io server disconnect`).
+        Returns the ids of those connections; a fresh login works as before."""
+        if email is None:
+            user_ids = [str(user["_id"]) for user in self.core.store.records("users")]
+        else:
+            user = self.core.store.user_by_email(email)
+            user_ids = [] if user is None else [str(user["_id"])]
+        for user_id in user_ids:
+            self.core.expire_tokens(user_id)
+        affected = [
+            sid
+            for sid, session in list(self.sockets.sessions.items())
+            if session.user_id in user_ids and self.sio.manager.is_connected(sid, "/")
+        ]
+        for sid in affected:
+            await self.sockets.expire(sid)
+        return affected
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
@@ -282,7 +352,65 @@ class ServerThread:
     def reset(self, *, disconnect: bool = True) -> None:
         self.run(self.server.reset(disconnect=disconnect))
 
+    # -- the async server's operations, each run on the loop thread ------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The live records; read them while nothing else runs, or change them through `handle.call(...)`."""
+        return self.server.store
+
+    @property
+    def clock(self) -> ClockHandle:
+        return ClockHandle(self)
+
+    def credentials(self) -> list[tuple[str, str, list[str]]]:
+        return self.server.credentials()  # immutable seeded data: safe from any thread
+
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
     ) -> frozenset[str]:
         return self.call(self.server.emit, path, event, payload, user_id=user_id, validate=validate)
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self.call(self.server.connections)
+
+    def disconnect(self, *, email: str | None = None, connection: str | None = None, mode: str = "server") -> list[str]:
+        return self.run(self.server.disconnect(email=email, connection=connection, mode=mode))
+
+    def expire_tokens(self, email: str | None = None) -> list[str]:
+        return self.run(self.server.expire_tokens(email))
+
+    # -- journal, faults, record and replay twins go here ----------------------------------------------------------
+
+
+class ClockHandle:
+    """`ServerThread.clock`: the server's Clock for another thread; every call runs on the loop and waits."""
+
+    def __init__(self, handle: ServerThread) -> None:
+        self._handle = handle
+        self._clock = handle.server.clock
+
+    @property
+    def mode(self) -> ClockMode:
+        return self._clock.mode
+
+    def advance(self, seconds: float, *, timeout: float | None = 30.0) -> None:
+        """Move mock time forward; returns once everything that fell due has run."""
+        self._handle.run(self._clock.advance(seconds), timeout=timeout)
+
+    def set_speed(self, speed: float) -> None:
+        self._handle.call(self._clock.set_speed, speed)
+
+    def freeze(self) -> None:
+        self._handle.call(self._clock.freeze)
+
+    def time(self) -> float:
+        return self._handle.call(self._clock.time)
+
+    def now(self) -> datetime:
+        return self._handle.call(self._clock.now)
+
+    def iso(self) -> str:
+        return self._handle.call(self._clock.iso)
+
+    def describe(self) -> dict[str, Any]:
+        return self._handle.call(self._clock.describe)

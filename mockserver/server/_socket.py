@@ -18,13 +18,16 @@ from mockserver.errors import BadRequest, FeathersError, GeneralError, MethodNot
 from mockserver.scripting import Timer
 from mockserver.server._core import Caller, Core
 from mockserver.server._dispatch import call_method, needs_authentication, parse_authorization
+from mockserver.server._engine import ControllableSocket
 
-__all__ = ["FeathersSocketServer", "SocketTransport"]
+__all__ = ["DISCONNECT_MODES", "FeathersSocketServer", "Session", "SocketTransport"]
 
 log = logging.getLogger("mockserver.socket")
 
 QUERY_POSITION = {"find": 0, "update": 2, "patch": 2}  # everything else: 1 (transport-commons utils.ts)
 Ack = tuple[None, Any] | dict[str, Any]
+# Forced disconnects (`MockServer.disconnect`) and the reason each leaves on the session (the client's own words).
+DISCONNECT_MODES = {"server": "io server disconnect", "transport": "transport close", "ping-timeout": "ping timeout"}
 
 
 class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -41,6 +44,16 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             log.info("closing %s after a malformed packet: %s", eio_sid, error)
             self._binary_packet.pop(eio_sid, None)
             await self.eio.disconnect(eio_sid)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: Any) -> None:
+        ControllableSocket.adopt(self.eio.sockets.get(eio_sid))
+        await super()._handle_eio_connect(eio_sid, environ)
+
+    def engine_socket(self, sid: str) -> ControllableSocket | None:
+        """The Engine.IO socket under a Socket.IO connection, while it is open."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, "/")
+        socket = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return socket if isinstance(socket, ControllableSocket) and not socket.closed else None
 
 
 def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
@@ -60,6 +73,8 @@ class Session:
     token: str | None = None
     user_id: str | None = None
     expiry: Timer | None = None
+    connected_at: str = ""  # ISO on the mock clock
+    disconnect_reason: str | None = None  # why the connection ended, once it has (the journal shows it)
 
     def clear(self) -> None:
         if self.expiry is not None:
@@ -74,6 +89,7 @@ class SocketTransport:
         self.core = core
         self.sio = sio
         self.sessions: dict[str, Session] = {}
+        self.disconnect_listeners: list[Callable[[str, Session], None]] = []  # called once a connection has ended
         for method in METHODS:
             sio.on(method, self._handler(method))
         sio.on("connect", self.on_connect)
@@ -147,8 +163,50 @@ class SocketTransport:
 
     async def expire(self, sid: str) -> None:
         """Token ran out: the server sends DISCONNECT, the client sees `io server disconnect` (§5.5)."""
+        self.set_reason(sid, "token expired")
         self.logout(sid)
         await self.sio.disconnect(sid)
+
+    def set_reason(self, sid: str, reason: str) -> None:
+        session = self.sessions.get(sid)
+        if session is not None and session.disconnect_reason is None:
+            session.disconnect_reason = reason
+
+    async def force_disconnect(self, sid: str, mode: str) -> None:
+        """End a connection the way `mode` (a key of DISCONNECT_MODES) says; see `MockServer.disconnect`."""
+        self.set_reason(sid, DISCONNECT_MODES[mode])
+        if mode == "server":
+            await self.sio.disconnect(sid)
+            return
+        socket = self.sio.engine_socket(sid)
+        if socket is None:
+            return
+        if mode == "transport":
+            await socket.drop()
+        else:
+            socket.silence()
+
+    def connections(self) -> list[dict[str, Any]]:
+        """The open Socket.IO connections, oldest first, as the control API lists them."""
+        found = []
+        for sid, session in self.sessions.items():
+            if not self.sio.manager.is_connected(sid, "/"):
+                continue  # still in its handshake
+            user = None if session.user_id is None else self.core.user(session.user_id)
+            try:
+                transport = self.sio.transport(sid)
+            except KeyError:
+                continue  # its Engine.IO socket has just gone
+            found.append(
+                {
+                    "id": sid,
+                    "userId": session.user_id,
+                    "email": None if user is None else user.get("email"),
+                    "transport": transport,
+                    "connectedAt": session.connected_at,
+                }
+            )
+        return found
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> object:
         """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6)."""
@@ -156,7 +214,7 @@ class SocketTransport:
             # python-socketio also routes a client EVENT named "connect" here; like any non-method name it gets
             # no ack and no effect (D11). During a real handshake the sid is still pending, so not "connected".
             return self.sio.not_handled
-        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"))
+        self.sessions[sid] = Session(address=environ.get("REMOTE_ADDR"), connected_at=self.core.clock.iso())
         credentials = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
         if credentials is None:
             return None
@@ -180,9 +238,13 @@ class SocketTransport:
         if self.sio.manager.is_connected(sid, "/"):
             return self.sio.not_handled  # a client EVENT named "disconnect", not a disconnect (see on_connect)
         session = self.sessions.pop(sid, None)
+        self.core.channels.leave(sid)
         if session is not None:
             session.clear()
-        self.core.channels.leave(sid)
+            if session.disconnect_reason is None:
+                session.disconnect_reason = str(reason or "transport close")
+            for listener in self.disconnect_listeners:
+                listener(sid, session)
         return None
 
     async def disconnect_all(self) -> None:
