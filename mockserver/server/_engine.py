@@ -36,9 +36,9 @@ class ControllableSocket(AsyncSocket):  # type: ignore[misc]
             socket.__class__ = ControllableSocket
 
     async def drop(self) -> None:
-        """Close the transport without a Socket.IO DISCONNECT or an Engine.IO CLOSE packet."""
+        """Close the transport without a Socket.IO DISCONNECT or an Engine.IO CLOSE packet: the websocket closes,
+        or the pending poll returns and the next one fails."""
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
-        self.queue.put_nowait(None)  # ends the websocket writer (which closes the websocket) or the pending poll
 
     def silence(self) -> None:
         """Write nothing more to this client, not even pings, until it gives up with `ping timeout`."""
@@ -87,9 +87,11 @@ class ControllableSocket(AsyncSocket):  # type: ignore[misc]
         return False
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
-        if self.silent_until is None:
-            await super().close(wait=wait, abort=abort, reason=reason)
-            return
-        # Silent: nothing is flushed (so nothing to wait for); wake a poll that holds the transport open.
-        await super().close(wait=False, abort=True, reason=reason)
-        self.queue.put_nowait(None)
+        if self.silent_until is not None:
+            wait, abort = False, True  # silent: nothing is flushed, so there is nothing to wait for
+        was_open = not (self.closed or self.closing)
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if abort and was_open:
+            # Answer a long-poll GET still held open (the client sent CLOSE in a POST) or a holding silent poll now,
+            # rather than after pingInterval + pingTimeout.
+            self.queue.put_nowait(None)
