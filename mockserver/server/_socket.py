@@ -249,4 +249,8 @@ class SocketTransport:
 
     async def disconnect_all(self) -> None:
         for sid in list(self.sessions):
-            await self.sio.disconnect(sid)
+            socket = self.sio.engine_socket(sid)
+            if socket is not None and socket.silent_until is not None:
+                await socket.drop()  # it would swallow the DISCONNECT and hold its transport open
+            else:
+                await self.sio.disconnect(sid)

@@ -131,6 +131,15 @@ function forge(token) {
 }
 
 const local = (email, password) => ({ strategy: 'local', email, password })
+
+/** Tell the Python side, which watches the store for a strategy named `args.ready`, that this scenario's client
+ * has logged in and listens: it acts on the server then (e.g. `server.disconnect`). */
+async function signalReady(user) {
+  if (!args.ready) return
+  const app = restClient()
+  await app.authenticate(local(user.email, user.password))
+  await app.service('strategies').create({ name: args.ready })
+}
 const users = () => [args.users[0], args.users[1]]
 
 // -- scenarios ------------------------------------------------------------------------------------------------
@@ -367,6 +376,7 @@ const scenarios = {
     const seen = listen(a.app, 'strategies', ['created'], [])
     await a.app.authenticate(local(user.email, user.password))
     const started = Date.now()
+    await signalReady(user)
     await until(() => reasons.length >= 1, 'the forced disconnect', 10000)
     out.secondsToDisconnect = (Date.now() - started) / 1000
     out.reasons = reasons
@@ -389,7 +399,7 @@ const scenarios = {
     out.authenticated = a.app.authentication.authenticated
     const after = await restApp.service('strategies').create({ name: 'After the forced disconnect' })
     await until(() => seen.some((e) => e.payload._id === after._id), 'the event after the reconnect')
-    out.events = seen.map((e) => e.payload._id)
+    out.events = seen.filter((e) => e.payload.name !== args.ready).map((e) => e.payload._id)
     out.expected = [after._id]
     out.findAfter = (await a.app.service('strategies').find({ query: { $limit: 1 } })).limit
     out.reasonsAtEnd = reasons
@@ -405,7 +415,9 @@ const scenarios = {
     const login = await app.authenticate(local(user.email, user.password))
     const started = Date.now()
     out.exp = login.authentication.payload.exp
-    const reason = await next(socket, 'disconnect', 6000)
+    const disconnected = next(socket, 'disconnect', 6000)
+    await signalReady(user)
+    const reason = await disconnected
     out.reason = reason
     out.secondsToDisconnect = (Date.now() - started) / 1000
     await sleep(300)

@@ -243,15 +243,18 @@ def test_expired_token_disconnects_the_socket(short_lived_server: ServerThread, 
 
 # -- forced disconnects (server.disconnect, server.expire_tokens) ----------------------------------------------------
 @contextmanager
-def once_logged_in(server: ServerThread, email: str, action: Callable[[], list[str]]) -> Iterator[dict[str, Any]]:
-    """Run `action` (from a watcher thread) as soon as `email` has a logged-in connection; its result lands in the
-    yielded dict as "ids" once the block (the Node scenario, which waits for what `action` causes) has run."""
-    result: dict[str, Any] = {}
+def once_ready(server: ServerThread, action: Callable[[], list[str]]) -> Iterator[dict[str, Any]]:
+    """Run `action` (from a watcher thread) once the Node scenario says its client is logged in and listening (it
+    creates a strategy named by the yielded dict's "ready"); the action's result lands there as "ids"."""
+    result: dict[str, Any] = {"ready": f"ready-{time.monotonic_ns()}"}
+
+    def ready() -> bool:
+        return any(row.get("name") == result["ready"] for row in server.store.records("strategies"))
 
     def watch() -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if any(row["email"] == email for row in server.connections()):
+            if server.call(ready):
                 result["ids"] = action()
                 return
             time.sleep(0.01)
@@ -271,8 +274,8 @@ def wait_until_no_connection(server: ServerThread, seconds: float) -> list[dict[
 
 def test_server_disconnect_is_final(server: ServerThread, users: list[dict[str, str]]) -> None:
     email = users[0]["email"]
-    with once_logged_in(server, email, lambda: server.disconnect(email=email, mode="server")) as done:
-        report = run_node("forced", server.url, users=users, mode="server")
+    with once_ready(server, lambda: server.disconnect(email=email, mode="server")) as done:
+        report = run_node("forced", server.url, users=users, mode="server", ready=done["ready"])
 
     assert report["reasons"] == ["io server disconnect"]
     assert done["ids"] == report["sids"][:1]
@@ -286,8 +289,8 @@ def test_transport_close_reconnects_reauthenticates_and_events_flow(
     server: ServerThread, users: list[dict[str, str]], transport: str
 ) -> None:
     email = users[0]["email"]
-    with once_logged_in(server, email, lambda: server.disconnect(email=email, mode="transport")) as done:
-        report = run_node("forced", server.url, users=users, mode="transport", transport=transport)
+    with once_ready(server, lambda: server.disconnect(email=email, mode="transport")) as done:
+        report = run_node("forced", server.url, users=users, mode="transport", transport=transport, ready=done["ready"])
 
     expected = "transport close" if transport == "websocket" else "transport error"  # the next poll fails
     assert report["reasons"] == [expected]
@@ -315,8 +318,10 @@ def test_silent_server_makes_the_client_time_out_reconnect_and_reauthenticate(
 ) -> None:
     server = quick_ping_server
     email = users[0]["email"]
-    with once_logged_in(server, email, lambda: server.disconnect(email=email, mode="ping-timeout")) as done:
-        report = run_node("forced", server.url, users=users, mode="ping-timeout", transport=transport)
+    with once_ready(server, lambda: server.disconnect(email=email, mode="ping-timeout")) as done:
+        report = run_node(
+            "forced", server.url, users=users, mode="ping-timeout", transport=transport, ready=done["ready"]
+        )
 
     assert report["reasons"] == ["ping timeout"]  # the client's own verdict: the server sent nothing, not even pings
     assert report["secondsToDisconnect"] < 10  # after pingInterval + pingTimeout = 1.5 s, not the default 45 s
@@ -332,8 +337,8 @@ def test_silent_server_makes_the_client_time_out_reconnect_and_reauthenticate(
 
 def test_expire_tokens_disconnects_and_refuses_the_old_token(server: ServerThread, users: list[dict[str, str]]) -> None:
     email = users[0]["email"]
-    with once_logged_in(server, email, lambda: server.expire_tokens(email.upper())) as done:
-        report = run_node("expiry", server.url, users=users)
+    with once_ready(server, lambda: server.expire_tokens(email.upper())) as done:
+        report = run_node("expiry", server.url, users=users, ready=done["ready"])
 
     assert len(done["ids"]) == 1
     assert report["reason"] == "io server disconnect"

@@ -303,3 +303,20 @@ def test_token_lifetime_still_applies_after_expire_tokens() -> None:
             assert (await rest("GET", handle.url, "/traders", token=token))[0] == 401
 
         run(scenario())
+
+
+def test_a_silenced_connection_does_not_hold_up_a_reset(crmock: ServerThread) -> None:
+    """With the default heartbeat the client would need 45 s to give up; a reset (or stop) drops it at once."""
+
+    async def scenario() -> None:
+        async with await RawSocket.open(crmock.url) as raw:
+            [sid] = crmock.disconnect(connection=crmock.connections()[0]["id"], mode="ping-timeout")
+            assert [row["id"] for row in crmock.connections()] == [sid]  # silent, not gone yet
+            started = time.monotonic()
+            crmock.reset()
+            assert time.monotonic() - started < 10  # generous: it takes milliseconds, a hang would take 45 s
+            assert crmock.connections() == []
+            message = await raw.ws.receive(timeout=5)
+            assert message.type is aiohttp.WSMsgType.CLOSE
+
+    run(scenario())
