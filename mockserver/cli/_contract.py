@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from mockserver.contract import Contract, ContractError, load_contract
 
 __all__ = ["generate_command", "schemas_group"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("generate")
@@ -19,19 +22,24 @@ __all__ = ["generate_command", "schemas_group"]
 @click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same output, byte for byte.")
 @click.option(
     "--kind",
-    default="object",
-    show_default=True,
-    help="object, create, patch, page, event:<event>, or a service's own (result:<command>, created, ...).",
+    default=None,
+    help="object (the default, where the service has records), create, patch, page, event:<event>, or a service's "
+    "own (result:<command>, created, ...).",
 )
-def generate_command(service: str, count: int, seed: int, kind: str) -> None:
+def generate_command(service: str, count: int, seed: int, kind: str | None) -> None:
     """Print COUNT seeded, schema-valid SERVICE values as JSON Lines (one compact object per line)."""
-    from mockserver.synth import Generator  # imported here so `--help` and other commands stay fast
+    from mockserver.synth import Generator, kinds  # imported here so `--help` and other commands stay fast
 
     try:
+        if kind is None:
+            offered = kinds(service)
+            if "object" not in offered:  # e.g. authentication: no records, only requests and results
+                name = service.strip("/")
+                raise _InputProblem(f"{name} has no records to generate; pick --kind, one of {', '.join(offered)}")
+            kind = "object"
         values = Generator(seed).many(service, count, kind=kind)
     except ValueError as exc:  # unknown service or kind: the message lists the valid values
-        click.echo(f"Error: {exc}", err=True)
-        click.get_current_context().exit(2)
+        raise _InputProblem(str(exc)) from None
     for value in values:
         click.echo(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
@@ -42,21 +50,26 @@ class _InputProblem(click.ClickException):
     exit_code = 2
 
 
-def _contract(ctx: click.Context) -> Contract:
+def _contract(ctx: click.Context, schemas_dir: str | None) -> Contract:
     try:
-        return load_contract(ctx.obj)
+        return load_contract(schemas_dir if schemas_dir is not None else ctx.obj)
     except ContractError as exc:
         raise _InputProblem(str(exc)) from None
 
 
+def _dir_option(command: F) -> F:
+    """`--dir`, accepted before the subcommand (`schemas --dir X list`) and after it (`schemas list --dir X`)."""
+    return click.option(
+        "--dir",
+        "schemas_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Schema directory to use instead of the bundled one (also: $CRYPTOROBOT_MOCK_SCHEMAS).",
+    )(command)
+
+
 @click.group("schemas")
-@click.option(
-    "--dir",
-    "schemas_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Schema directory to use instead of the bundled one (also: $CRYPTOROBOT_MOCK_SCHEMAS).",
-)
+@_dir_option
 @click.pass_context
 def schemas_group(ctx: click.Context, schemas_dir: str | None) -> None:
     """List the API's JSON Schemas and validate documents against them."""
@@ -64,10 +77,11 @@ def schemas_group(ctx: click.Context, schemas_dir: str | None) -> None:
 
 
 @schemas_group.command("list")
+@_dir_option
 @click.pass_context
-def list_command(ctx: click.Context) -> None:
+def list_command(ctx: click.Context, schemas_dir: str | None) -> None:
     """One line per service: its path, its schema kinds and the events it publishes."""
-    contract = _contract(ctx)
+    contract = _contract(ctx, schemas_dir)
     for service in (*contract.services(), "error"):
         events = [name for name in contract.events() if name.rpartition(" ")[0] == service]
         click.echo(f"{service}  kinds: {', '.join(contract.kinds(service))}  events: {', '.join(events) or '-'}")
@@ -77,14 +91,15 @@ def list_command(ctx: click.Context) -> None:
 @click.argument("file", metavar="FILE")
 @click.option("--service", "-s", required=True, help="Service path, e.g. traders (or error for error bodies).")
 @click.option("--kind", "-k", default="object", show_default=True, help="Schema kind, e.g. create, patch, page.")
+@_dir_option
 @click.pass_context
-def validate_command(ctx: click.Context, file: str, service: str, kind: str) -> None:
+def validate_command(ctx: click.Context, file: str, service: str, kind: str, schemas_dir: str | None) -> None:
     """Validate FILE (JSON, or JSON Lines with one document per line; - for stdin).
 
     Prints "<doc #>: valid" for every valid document and "<doc #>: <path>: <message>" for every problem.
     Exit status: 0 all valid, 1 some invalid, 2 the input or the options cannot be used.
     """
-    contract = _contract(ctx)
+    contract = _contract(ctx, schemas_dir)
     try:
         contract.schema(service, kind)
     except KeyError as exc:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
 import signal
+import socket
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
 if TYPE_CHECKING:
+    from mockserver.scripting import ClockMode
     from mockserver.server import MockServer
 
 __all__ = ["run_server", "serve_command"]
@@ -20,7 +23,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration(value: str) -> timedelta:
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    """A click callback, so that click names the option in its error."""
     match = _DURATION.match(value)
     if match is None or float(match.group(1)) <= 0:
         raise click.BadParameter(f"expected a positive duration such as 30s, 15m, 2h or 7d, got {value!r}")
@@ -76,7 +80,13 @@ def _duration(value: str) -> timedelta:
     type=click.FloatRange(min=0),
     help="Mean seconds between system events (0: off).",
 )
-@click.option("--token-lifetime", default="7d", show_default=True, help="Access-token lifetime, e.g. 30s, 15m, 7d.")
+@click.option(
+    "--token-lifetime",
+    default="7d",
+    show_default=True,
+    callback=_duration,
+    help="Access-token lifetime, e.g. 30s, 15m, 7d.",
+)
 @click.option(
     "--start-delay",
     default=0.5,
@@ -129,6 +139,33 @@ def _duration(value: str) -> timedelta:
 @click.option(
     "--ws-compression", is_flag=True, help="Compress websocket frames (permessage-deflate) when a client offers it."
 )
+@click.option(
+    "--ping-interval",
+    default=25,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between the server's pings (Engine.IO announces whole seconds).",
+)
+@click.option(
+    "--ping-timeout",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Seconds a client waits past the ping interval before it gives up with `ping timeout`.",
+)
+@click.option(
+    "--clock",
+    "clock_mode",
+    type=click.Choice(["real", "scaled", "manual"]),
+    default=None,
+    help="Mock time: real (default), scaled (see --speed), or manual (stands still until advanced).",
+)
+@click.option(
+    "--speed",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Mock seconds per real second (a scaled clock): streams, trader settling and token expiry follow it.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -140,7 +177,7 @@ def serve_command(
     signal_interval: float,
     message_interval: float,
     event_interval: float,
-    token_lifetime: str,
+    token_lifetime: timedelta,
     start_delay: float,
     rate_limits: bool,
     oauth_redirect: str | None,
@@ -153,23 +190,19 @@ def serve_command(
     control_token: str | None,
     allowed_hosts: tuple[str, ...],
     ws_compression: bool,
+    ping_interval: int,
+    ping_timeout: float,
+    clock_mode: str | None,
+    speed: float | None,
 ) -> None:
     """Serve the mock API (REST and Socket.IO on one port) until SIGINT or SIGTERM."""
     from mockserver.server import ActivityOptions, MockServer, Options, parse_user
 
-    try:  # the server's own checks, reported as a usage error (exit 2) rather than a traceback
-        seeds = [parse_user(user) for user in users]
-        options = Options(
-            token_lifetime=_duration(token_lifetime),
-            start_delay=start_delay,
-            rate_limits=rate_limits,
-            oauth_redirect=oauth_redirect,
-            exchange_connect_fails=exchange_connect_fails,
-            full_removed_strategy=full_removed_strategy,
-            deny_logged_out_tokens=deny_logged_out_tokens,
-        )
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    if clock_mode == "manual" and speed is not None:
+        raise click.UsageError("--speed needs a running clock: use --clock scaled (or leave --clock out)")
+    if clock_mode == "real" and speed not in (None, 1.0):
+        raise click.UsageError("--speed runs a scaled clock: use --clock scaled (or leave --clock out)")
+    clock = clock_mode or ("scaled" if speed is not None else "real")
     activity = (
         None
         if quiet_streams
@@ -183,15 +216,28 @@ def serve_command(
     )
     from mockserver.scripting import ScenarioError
 
-    try:
+    try:  # the server's own checks, reported as a usage error (exit 2) rather than a traceback
+        options = Options(
+            token_lifetime=token_lifetime,
+            start_delay=start_delay,
+            rate_limits=rate_limits,
+            oauth_redirect=oauth_redirect,
+            exchange_connect_fails=exchange_connect_fails,
+            full_removed_strategy=full_removed_strategy,
+            deny_logged_out_tokens=deny_logged_out_tokens,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+        )
         server = MockServer(
             seed=seed,
-            users=seeds or None,
+            users=[parse_user(user) for user in users] or None,
             host=host,
             port=port,
             options=options,
             activity=activity,
             jwt_secret=jwt_secret,
+            clock=cast("ClockMode", clock),  # one of click.Choice's values
+            speed=speed or 1.0,
             scenario=list(scenarios),
             control_token=control_token,
             allowed_hosts=allowed_hosts,
@@ -212,7 +258,11 @@ def run_server(server: MockServer, *, host: str, port: int, record: str | None =
         if error.filename is not None:  # the tape file, not the socket
             click.echo(f"error: cannot write {error.filename}: {error.strerror or error}", err=True)
         else:
-            click.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+            reason = error.strerror or str(error)
+            if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+                # not an address of this machine: the user's input, hence a usage error
+                raise click.BadParameter(f"cannot listen on {host!r}: {reason}", param_hint="'--host'") from None
+            click.echo(f"error: cannot listen on {host}:{port}: {reason}", err=True)
         sys.exit(1)
 
 
@@ -226,8 +276,15 @@ async def _serve(server: MockServer, record: str | None) -> None:
         if record is not None:
             server.record(record)
         click.echo(f"listening on {server.url}")
+        key_ids = server.dataset.api_keys
         for email, password, keys in server.credentials():
-            click.echo(f"  user {email}  password {password}" + (f"  api key {keys[0]}" if keys else ""))
+            click.echo(f"  user {email}  password {password}")
+            for key in keys:  # with its scopes: a key without `read:portfolio` gets 403 on /restricted/trades
+                key_record = server.store.get("keys", key_ids[key]) or {}
+                click.echo(f"    api key {key}  scopes {' '.join(key_record.get('scopes', [])) or '(none)'}")
+        if server.clock.mode != "real":
+            clock = server.clock.describe()
+            click.echo(f"  clock {clock['mode']}, speed {clock['speed']:g}, now {clock['now']}")
         if record is not None:
             click.echo(f"recording events to {record}")
         click.echo("press Ctrl-C to stop")

@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -31,11 +32,11 @@ from mockserver.server._replay import Replay, check_speed
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES, RestTransport
 from mockserver.server._scenarios import ScenarioRun
 from mockserver.server._services import build_services
-from mockserver.server._socket import FeathersSocketServer, SocketTransport
+from mockserver.server._socket import DISCONNECT_MODES, FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
 from mockserver.synth import Dataset, UserSeed, dataset
 
-__all__ = ["MockServer", "ServerThread", "parse_user"]
+__all__ = ["ClockHandle", "MockServer", "ServerThread", "parse_user"]
 
 T = TypeVar("T")
 VALID_EVENTS_KEPT = 1024  # distinct valid payloads `emit` remembers
@@ -50,6 +51,16 @@ def parse_user(spec: str | UserSeed) -> UserSeed:
     if not sep or "@" not in email or not password:
         raise ValueError(f"expected EMAIL:PASSWORD, got {spec!r}")
     return UserSeed(email=email, password=password)
+
+
+def _distinct_emails(users: tuple[UserSeed, ...]) -> None:
+    """The real service treats e-mails that differ only in case as one account, so the mock refuses them too."""
+    seen: dict[str, str] = {}
+    for user in users:
+        other = seen.get(user.email.casefold())
+        seen[user.email.casefold()] = user.email
+        if other is not None:
+            raise ValueError(f"two users with the same e-mail: {other!r} and {user.email!r} (case does not matter)")
 
 
 class MockServer:
@@ -96,6 +107,8 @@ class MockServer:
         self.seed = seed
         self.host_check = HostCheck(host, allowed_hosts or ())
         self.users = None if users is None else tuple(parse_user(u) for u in users)
+        if self.users is not None:
+            _distinct_emails(self.users)
         self.host = host
         self.requested_port = port
         self.options = options or Options()
@@ -120,6 +133,8 @@ class MockServer:
             serializer=DeepTolerantPacket,
             send_queue_limit=self.options.send_queue_limit,
             ws_compression=ws_compression,
+            ping_interval=self.options.ping_interval,
+            ping_timeout=self.options.ping_timeout,
         )
         self.app = web.Application(
             client_max_size=MAX_BODY_BYTES, middlewares=[self.host_check.middleware(CORS_HEADERS)]
@@ -356,7 +371,7 @@ class MockServer:
         self.core.clock.reset()
         if disconnect:
             await self.sockets.disconnect_all()
-        self.core.denied_tokens.clear()
+        self.core.forget_tokens()
         self.core.limiter.clear()
         self.core.faults.clear()
         self.core.expectations.clear()
@@ -368,26 +383,58 @@ class MockServer:
             self._start_scripted()
 
     def connections(self) -> list[dict[str, Any]]:
-        """The open Socket.IO connections: who is logged in on each (null until login), over which transport, and
-        since when on the mock clock."""
-        found = []
-        for sid, session in self.sockets.sessions.items():
-            user_id = self.core.channels.user_of.get(sid)
-            user = None if user_id is None else self.core.user(user_id)
-            eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
-            socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
-            transport = "websocket" if socket is not None and socket.upgraded else "polling"
-            email = None if user is None else user.get("email")
-            found.append(
-                {
-                    "id": sid,
-                    "userId": user_id,
-                    "email": email,
-                    "transport": transport,
-                    "connectedAt": session.connected_at,
-                }
-            )
-        return found
+        """The open socket connections: `{"id", "userId", "email", "transport", "connectedAt"}` each (`id` is the
+        Socket.IO sid, `transport` "websocket" or "polling", `connectedAt` ISO on the mock clock)."""
+        return self.sockets.connections()
+
+    def _select(self, email: str | None, connection: str | None) -> list[str]:
+        if email is not None and not isinstance(email, str):
+            raise TypeError(f"email must be a str, got {email!r}")
+        user = None if email is None else self.core.store.user_by_email(email)
+        if email is not None and user is None:
+            return []
+        return [
+            row["id"]
+            for row in self.connections()
+            if (connection is None or row["id"] == connection) and (user is None or row["userId"] == user["_id"])
+        ]
+
+    async def disconnect(
+        self, *, email: str | None = None, connection: str | None = None, mode: str = "server"
+    ) -> list[str]:
+        """End the connections of `email` (any case), or `connection` (a sid), or every connection; returns their ids.
+
+        `mode="server"`: a Socket.IO DISCONNECT, the client sees `io server disconnect` and stays disconnected.
+        `"transport"`: the transport closes abruptly; the client reconnects and re-authenticates by itself.
+        `"ping-timeout"`: the server goes silent (no pings, no frames) until the client gives up with `ping timeout`
+        after pingInterval + pingTimeout (`Options.ping_interval`, `ping_timeout`) and reconnects.
+        """
+        if mode not in DISCONNECT_MODES:
+            raise ValueError(f"mode must be one of {', '.join(DISCONNECT_MODES)}; got {mode!r}")
+        sids = self._select(email, connection)
+        for sid in sids:
+            await self.sockets.force_disconnect(sid, mode)
+        return sids
+
+    async def expire_tokens(self, email: str | None = None) -> list[str]:
+        """Expire the tokens of `email`'s user (any case), or of every user, now: they answer 401 `jwt expired`
+        from now on and the user's logged-in sockets get the usual expiry disconnect (`io server disconnect`).
+        Returns the ids of those connections; a fresh login works as before."""
+        if email is None:
+            user_ids = [str(user["_id"]) for user in self.core.store.records("users")]
+        else:
+            user = self.core.store.user_by_email(email)
+            user_ids = [] if user is None else [str(user["_id"])]
+        for user_id in user_ids:
+            self.core.expire_tokens(user_id)
+        affected = [
+            sid
+            for sid, session in list(self.sockets.sessions.items())
+            if session.user_id in user_ids and self.sio.manager.is_connected(sid, "/")
+        ]
+        for sid in affected:
+            await self.sockets.expire(sid)
+        return affected
 
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
@@ -515,7 +562,65 @@ class ServerThread:
     def run_scenario(self, scenario: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> ScenarioRun:
         return self.run(self.server.run_scenario(scenario))
 
+    # -- the async server's operations, each run on the loop thread ------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The live records; read them while nothing else runs, or change them through `handle.call(...)`."""
+        return self.server.store
+
+    @property
+    def clock(self) -> ClockHandle:
+        return ClockHandle(self)
+
+    def credentials(self) -> list[tuple[str, str, list[str]]]:
+        return self.server.credentials()  # immutable seeded data: safe from any thread
+
     def emit(
         self, path: str, event: str, payload: Any, *, user_id: str | None = None, validate: bool = True
     ) -> frozenset[str]:
         return self.call(self.server.emit, path, event, payload, user_id=user_id, validate=validate)
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self.call(self.server.connections)
+
+    def disconnect(self, *, email: str | None = None, connection: str | None = None, mode: str = "server") -> list[str]:
+        return self.run(self.server.disconnect(email=email, connection=connection, mode=mode))
+
+    def expire_tokens(self, email: str | None = None) -> list[str]:
+        return self.run(self.server.expire_tokens(email))
+
+    # -- journal, faults, record and replay twins go here ----------------------------------------------------------
+
+
+class ClockHandle:
+    """`ServerThread.clock`: the server's Clock for another thread; every call runs on the loop and waits."""
+
+    def __init__(self, handle: ServerThread) -> None:
+        self._handle = handle
+        self._clock = handle.server.clock
+
+    @property
+    def mode(self) -> ClockMode:
+        return self._clock.mode
+
+    def advance(self, seconds: float, *, timeout: float | None = 30.0) -> None:
+        """Move mock time forward; returns once everything that fell due has run."""
+        self._handle.run(self._clock.advance(seconds), timeout=timeout)
+
+    def set_speed(self, speed: float) -> None:
+        self._handle.call(self._clock.set_speed, speed)
+
+    def freeze(self) -> None:
+        self._handle.call(self._clock.freeze)
+
+    def time(self) -> float:
+        return self._handle.call(self._clock.time)
+
+    def now(self) -> datetime:
+        return self._handle.call(self._clock.now)
+
+    def iso(self) -> str:
+        return self._handle.call(self._clock.iso)
+
+    def describe(self) -> dict[str, Any]:
+        return self._handle.call(self._clock.describe)

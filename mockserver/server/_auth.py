@@ -55,9 +55,7 @@ class TokenIssuer:
     def random(cls, *, lifetime: timedelta = timedelta(days=7)) -> TokenIssuer:
         return cls(secret=secrets.token_hex(32), lifetime=lifetime)
 
-    def issue(
-        self, user_id: str, *, now: datetime | None = None, jti: str | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    def issue(self, user_id: str, *, now: datetime | None = None, jti: str | None = None) -> tuple[str, dict[str, Any]]:
         """A fresh token (new iat, exp and jti every time, D9) and its claims in Feathers' order.
 
         The server passes its clock's `now` and a seeded `jti`, so tokens follow mock time and a seeded run

@@ -6,13 +6,13 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from mockserver.contract import Contract, Scope, ServiceSpec, service_spec
 from mockserver.errors import NotAuthenticated, NotFound, TooManyRequests
 from mockserver.scripting import Clock, Expectations, Faults, Journal, Timer
-from mockserver.server._auth import TokenIssuer
+from mockserver.server._auth import TokenIssuer, iso_millis
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT
 from mockserver.server._limits import ANONYMOUS_PLAN, Decision, RateLimiter, plan_named
@@ -37,6 +37,10 @@ class Options:
     oauth_redirect: str | None = None  # §5.6: where GET /oauth/google sends the browser back, with #access_token=
     query_limits: QueryLimits = field(default_factory=QueryLimits)  # query size and shape, body depth: past them, 400
     send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT  # bytes waiting for a socket client that does not read
+    # Engine.IO heartbeat (real seconds): the server pings every ping_interval; a client that hears nothing for
+    # ping_interval + ping_timeout gives up with "ping timeout". Engine.IO announces the interval in whole seconds.
+    ping_interval: int = 25
+    ping_timeout: float = 20.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.token_lifetime, timedelta) or self.token_lifetime.total_seconds() <= 0:
@@ -47,6 +51,11 @@ class Options:
             raise ValueError(f"send_queue_limit must be a number of bytes, got {self.send_queue_limit!r}")
         if self.send_queue_limit < 2**16:
             raise ValueError(f"send_queue_limit must be at least 65536 bytes, got {self.send_queue_limit!r}")
+        if isinstance(self.ping_interval, bool) or not isinstance(self.ping_interval, int) or self.ping_interval < 1:
+            raise ValueError(f"ping_interval must be a whole number of seconds >= 1, got {self.ping_interval!r}")
+        timeout = self.ping_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.001 <= timeout < float("inf"):
+            raise ValueError(f"ping_timeout must be a number of seconds >= 0.001, got {timeout!r}")
         if self.oauth_redirect is not None and not self.oauth_redirect.startswith(("http://", "https://")):
             raise ValueError(f"oauth_redirect must be an http(s) URL, got {self.oauth_redirect!r}")
         if not isinstance(self.query_limits, QueryLimits):
@@ -106,6 +115,8 @@ class Core:
     clock: Clock = field(default_factory=Clock)  # the one scheduler: every timed thing waits on mock time
     services: dict[str, ServiceMethods] = field(default_factory=dict)
     denied_tokens: set[str] = field(default_factory=set)
+    token_serials: dict[str, int] = field(default_factory=dict)  # jti -> issue order, for expire_tokens
+    expired_before: dict[str, tuple[int, float]] = field(default_factory=dict)  # user id -> (serial, time) mark
     limiter: RateLimiter = field(default_factory=RateLimiter)
     rng: random.Random = field(init=False)
     journal: Journal = field(init=False)
@@ -159,10 +170,33 @@ class Core:
         claims = self.issuer.verify(token, now=self.clock.now())
         if token in self.denied_tokens:
             raise NotAuthenticated("Invalid access token")
+        mark = self.expired_before.get(str(claims["sub"]))
+        if mark is not None:
+            serial = self.token_serials.get(str(claims.get("jti")))
+            if serial <= mark[0] if serial is not None else claims["iat"] <= mark[1]:
+                expired_at = iso_millis(datetime.fromtimestamp(mark[1], UTC))
+                raise NotAuthenticated("jwt expired", data={"name": "TokenExpiredError", "expiredAt": expired_at})
         user = self.user(str(claims["sub"]))
         if user is None:
             raise NotFound(f"No record found for id '{claims['sub']}'")
         return claims, user
+
+    def issue_token(self, user_id: str) -> tuple[str, dict[str, Any]]:
+        """A fresh token on the server's clock with a seeded jti, numbered in issue order so `expire_tokens` can
+        tell older tokens from newer ones even within one second (`iat` has whole seconds only)."""
+        token, payload = self.issuer.issue(user_id, now=self.clock.now(), jti=self.uuid())
+        self.token_serials[str(payload["jti"])] = len(self.token_serials) + 1
+        return token, payload
+
+    def expire_tokens(self, user_id: str) -> None:
+        """Every token the user holds expires now ("jwt expired"); tokens issued from now on are valid."""
+        self.expired_before[user_id] = (len(self.token_serials), self.clock.time())
+
+    def forget_tokens(self) -> None:
+        """Forget logged-out and expired tokens (on reset)."""
+        self.denied_tokens.clear()
+        self.token_serials.clear()
+        self.expired_before.clear()
 
     def charge(self, caller: Caller, address: str | None) -> Decision | None:
         """Count one call against the caller's bucket (§7); None when rate limits are off.

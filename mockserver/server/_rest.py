@@ -288,7 +288,7 @@ class RestTransport:
         if user is None:
             fragment = "error=" + quote(f"No user with email {email}")
         else:
-            token, _ = self.core.issuer.issue(str(user["_id"]), now=self.core.clock.now(), jti=self.core.uuid())
+            token, _ = self.core.issue_token(str(user["_id"]))
             fragment = "access_token=" + token
         raise web.HTTPFound(location=f"{target}#{fragment}", headers=CORS_HEADERS)
 

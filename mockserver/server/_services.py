@@ -535,7 +535,7 @@ class Authentication(Service):
             _, user = self.core.authenticate_token(data.get("accessToken"))
         else:
             raise NotAuthenticated("Invalid authentication information (no `strategy` set)")
-        token, payload = self.core.issuer.issue(str(user["_id"]), now=self.core.clock.now(), jti=self.core.uuid())
+        token, payload = self.core.issue_token(str(user["_id"]))
         return {
             "accessToken": token,
             "authentication": {"strategy": strategy, "accessToken": token, "payload": payload},

@@ -20,13 +20,16 @@ from mockserver.scripting import Applied, Target, Timer, redact
 from mockserver.server._core import Caller, Core
 from mockserver.server._dispatch import answer_call, journal_outcome, needs_authentication, parse_authorization
 from mockserver.server._engine import DEFAULT_SEND_QUEUE_LIMIT, PROTOCOL_ERROR, UNSUPPORTED_DATA, GuardedEngineServer
+from mockserver.server._forced import ControllableSocket
 
-__all__ = ["FeathersSocketServer", "SocketTransport"]
+__all__ = ["DISCONNECT_MODES", "FeathersSocketServer", "Session", "SocketTransport"]
 
 log = logging.getLogger("mockserver.socket")
 
 QUERY_POSITION = {"find": 0, "update": 2, "patch": 2}  # everything else: 1 (transport-commons utils.ts)
 Ack = tuple[None, Any] | dict[str, Any]
+# Forced disconnects (`MockServer.disconnect`) and the reason each leaves on the session (the client's own words).
+DISCONNECT_MODES = {"server": "io server disconnect", "transport": "transport close", "ping-timeout": "ping timeout"}
 
 
 # socket.io-parser's RESERVED_EVENTS: names a client event may not have
@@ -120,6 +123,16 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             raise MalformedPacket("malformed Socket.IO packet (invalid payload)")
         return pkt
 
+    async def _handle_eio_connect(self, eio_sid: str, environ: Any) -> None:
+        ControllableSocket.adopt(self.eio.sockets.get(eio_sid))
+        await super()._handle_eio_connect(eio_sid, environ)
+
+    def engine_socket(self, sid: str) -> ControllableSocket | None:
+        """The Engine.IO socket under a Socket.IO connection, while it is open."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, "/")
+        socket = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return socket if isinstance(socket, ControllableSocket) and not socket.closed else None
+
 
 def _journal_args(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     """(id, data, query) of a call as sent, for its journal entry (before any check, so never raising)."""
@@ -127,7 +140,6 @@ def _journal_args(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     position = QUERY_POSITION.get(method, 1)
     query = rest[position] if len(rest) > position else None
     return record_id, redact(data), redact(query)
-
 
 def _positional(method: str, rest: tuple[Any, ...]) -> tuple[Any, Any]:
     """(id, data) from the arguments after the path, in Feathers' order for each method."""
@@ -147,6 +159,7 @@ class Session:
     token: str | None = None
     user_id: str | None = None
     expiry: Timer | None = None
+    disconnect_reason: str | None = None  # why the connection ended, once it has (the journal shows it)
 
     def clear(self) -> None:
         if self.expiry is not None:
@@ -162,6 +175,7 @@ class SocketTransport:
         self.sio = sio
         self.sessions: dict[str, Session] = {}
         core.faults.transport_of = self.transport_of
+        self.disconnect_listeners: list[Callable[[str, Session], None]] = []  # called once a connection has ended
         for method in METHODS:
             sio.on(method, self._handler(method))
         sio.on("connect", self.on_connect)
@@ -326,8 +340,50 @@ class SocketTransport:
 
     async def expire(self, sid: str) -> None:
         """Token ran out: the server sends DISCONNECT, the client sees `io server disconnect` (§5.5)."""
+        self.set_reason(sid, "token expired")
         self.logout(sid)
         await self.sio.disconnect(sid)
+
+    def set_reason(self, sid: str, reason: str) -> None:
+        session = self.sessions.get(sid)
+        if session is not None and session.disconnect_reason is None:
+            session.disconnect_reason = reason
+
+    async def force_disconnect(self, sid: str, mode: str) -> None:
+        """End a connection the way `mode` (a key of DISCONNECT_MODES) says; see `MockServer.disconnect`."""
+        self.set_reason(sid, DISCONNECT_MODES[mode])
+        if mode == "server":
+            await self.sio.disconnect(sid)
+            return
+        socket = self.sio.engine_socket(sid)
+        if socket is None:
+            return
+        if mode == "transport":
+            await socket.drop()
+        else:
+            socket.silence()
+
+    def connections(self) -> list[dict[str, Any]]:
+        """The open Socket.IO connections, oldest first, as the control API lists them."""
+        found = []
+        for sid, session in self.sessions.items():
+            if not self.sio.manager.is_connected(sid, "/"):
+                continue  # still in its handshake
+            user = None if session.user_id is None else self.core.user(session.user_id)
+            try:
+                transport = self.sio.transport(sid)
+            except KeyError:
+                continue  # its Engine.IO socket has just gone
+            found.append(
+                {
+                    "id": sid,
+                    "userId": session.user_id,
+                    "email": None if user is None else user.get("email"),
+                    "transport": transport,
+                    "connectedAt": session.connected_at,
+                }
+            )
+        return found
 
     async def on_connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         """Authenticate from the handshake's Authorization header before accepting, as Feathers does (§5.6).
@@ -365,11 +421,21 @@ class SocketTransport:
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.sessions.pop(sid, None)
+        self.core.channels.leave(sid)
         if session is not None:
             session.clear()
-        self.core.channels.leave(sid)
-        self.core.journal.record("disconnect", connection=sid, reason=None if reason is None else str(reason))
+            if session.disconnect_reason is None:
+                session.disconnect_reason = str(reason or "transport close")
+            for listener in self.disconnect_listeners:
+                listener(sid, session)
+        self.core.journal.record(
+            "disconnect", connection=sid, reason=None if reason is None else str(reason)
+        )
 
     async def disconnect_all(self) -> None:
         for sid in list(self.sessions):
-            await self.sio.disconnect(sid)
+            socket = self.sio.engine_socket(sid)
+            if socket is not None and socket.silent_until is not None:
+                await socket.drop()  # it would swallow the DISCONNECT and hold its transport open
+            else:
+                await self.sio.disconnect(sid)

@@ -9,7 +9,7 @@ a fixed epoch (2024-01-15T10:00:00.000Z), never the wall clock.
 from __future__ import annotations
 
 from mockserver.synth._dataset import Dataset, UserSeed, dataset
-from mockserver.synth._generator import Generator, generate, generate_event
+from mockserver.synth._generator import Generator, generate, generate_event, kinds
 from mockserver.synth._profiles import exchange_profile, pod_result
 from mockserver.synth._trading import trader_create_defaults
 
@@ -21,6 +21,7 @@ __all__ = [
     "exchange_profile",
     "generate",
     "generate_event",
+    "kinds",
     "pod_result",
     "trader_create_defaults",
 ]

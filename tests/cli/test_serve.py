@@ -53,9 +53,9 @@ def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]
 
 def test_banner_lists_url_and_demo_credentials_and_sigterm_stops_cleanly() -> None:
     with serving("--quiet-streams") as (proc, _url, lines):
-        assert any("user user@example.com  password your-password" in line for line in lines)
+        assert "  user user@example.com  password your-password" in lines
         assert any("trader@example.com" in line for line in lines)
-        assert all("api key cr_live_" in line for line in lines)
+        assert all(line.startswith(("  user ", "    api key cr_live_")) for line in lines)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         assert proc.stdout is not None
@@ -76,7 +76,8 @@ def test_user_option_replaces_the_demo_users() -> None:
         url,
         lines,
     ):
-        assert [line.split()[1] for line in lines] == ["ana@example.com", "bo@example.com"]
+        users = [line.split()[1] for line in lines if line.startswith("  user ")]
+        assert users == ["ana@example.com", "bo@example.com"]
 
         async def login() -> int:
             async with FeathersSocketClient(url) as client:
@@ -128,14 +129,25 @@ def test_quiet_streams_sends_nothing_unprompted() -> None:
     [
         (["--user", "not-an-email"], "expected EMAIL:PASSWORD"),
         (["--token-lifetime", "soon"], "positive duration"),
+        (["--token-lifetime", "forever"], "Invalid value for '--token-lifetime': expected a positive duration"),
         (["--port", "70000"], "70000"),
         (["--ticker-interval", "-1"], "-1"),
         (["--allowed-host", "http://evil/"], "allowed host must be a host name"),
+        (["--user", "a@b.c:pw", "--user", "a@b.c:other"], "two users with the same e-mail: 'a@b.c' and 'a@b.c'"),
+        (["--user", "a@b.c:pw", "--user", "A@B.c:other"], "'a@b.c' and 'A@B.c' (case does not matter)"),
+        (["--host", "999.1.1.1"], "Invalid value for '--host': cannot listen on '999.1.1.1'"),
+        (["--ping-interval", "0"], "Invalid value for '--ping-interval'"),
+        (["--ping-interval", "1.5"], "Invalid value for '--ping-interval'"),
+        (["--ping-timeout", "0"], "Invalid value for '--ping-timeout'"),
+        (["--speed", "0"], "Invalid value for '--speed'"),
+        (["--clock", "sundial"], "Invalid value for '--clock'"),
+        (["--clock", "manual", "--speed", "5"], "--speed needs a running clock"),
+        (["--clock", "real", "--speed", "5"], "--speed runs a scaled clock"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(args: list[str], message: str) -> None:
     done = subprocess.run([*SERVE, *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -225,3 +237,67 @@ def test_allowed_host_and_ws_compression_reach_the_server(flags: list[str]) -> N
         assert (local, foreign) == (200, 403)
         assert named == (200 if flags else 403)
         assert deflate is bool(flags)
+
+
+def test_banner_shows_each_api_key_with_its_scopes() -> None:
+    with serving("--quiet-streams") as (_proc, url, lines):
+        first = lines.index("  user user@example.com  password your-password")
+        keys = []
+        for line in lines[first + 1 :]:
+            if not line.startswith("    api key "):
+                break  # the next user
+            keys.append(line.split())
+        assert keys, lines
+        by_scopes = {tuple(words[4:]): words[2] for words in keys if words[3] == "scopes"}
+        assert len(by_scopes) == len(keys)
+        # The banner tells which key may read /restricted/trades (read:portfolio) and which gets 403.
+        allowed = next(key for scopes, key in by_scopes.items() if "read:portfolio" in scopes)
+        refused = next(key for scopes, key in by_scopes.items() if "read:portfolio" not in scopes)
+
+        async def statuses() -> tuple[int, int]:
+            async with aiohttp.ClientSession() as session:
+                codes = []
+                for key in (allowed, refused):
+                    async with session.get(
+                        f"{url}/restricted/trades", headers={"Authorization": f"ApiKey {key}"}
+                    ) as response:
+                        codes.append(response.status)
+                return codes[0], codes[1]
+
+        assert asyncio.run(statuses()) == (200, 403)
+
+
+def test_ping_options_reach_the_socket_handshake() -> None:
+    with serving("--quiet-streams", "--ping-interval", "2", "--ping-timeout", "0.75") as (_proc, url, _lines):
+
+        async def opening() -> str:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{url}/socket.io/?EIO=4&transport=polling") as r,
+            ):
+                return await r.text()
+
+        text = asyncio.run(opening())
+        assert '"pingInterval":2000' in text
+        assert '"pingTimeout":750' in text
+
+
+def test_speed_runs_a_scaled_clock_that_the_banner_shows() -> None:
+    with serving("--quiet-streams", "--speed", "7200", "--token-lifetime", "2h") as (_proc, url, lines):
+        assert any(line.startswith("  clock scaled, speed 7200, now ") for line in lines), lines
+
+        async def expired_after_a_few_seconds() -> int:
+            async with FeathersSocketClient(url) as client:
+                auth = await client.authenticate("user@example.com", "your-password")
+            await asyncio.sleep(1.25)  # 1.25 real seconds = 2.5 mock hours: past the 2 h lifetime
+            async with aiohttp.ClientSession() as session:
+                headers = {"Authorization": f"Bearer {auth['accessToken']}"}
+                async with session.get(f"{url}/traders", headers=headers) as response:
+                    return response.status
+
+        assert asyncio.run(expired_after_a_few_seconds()) == 401
+
+
+def test_manual_clock_stands_still() -> None:
+    with serving("--quiet-streams", "--clock", "manual") as (_proc, _url, lines):
+        assert "  clock manual, speed 0, now 2024-01-15T10:00:00.000Z" in lines

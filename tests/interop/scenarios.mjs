@@ -131,6 +131,15 @@ function forge(token) {
 }
 
 const local = (email, password) => ({ strategy: 'local', email, password })
+
+/** Tell the Python side, which watches the store for a strategy named `args.ready`, that this scenario's client
+ * has logged in and listens: it acts on the server then (e.g. `server.disconnect`). */
+async function signalReady(user) {
+  if (!args.ready) return
+  const app = restClient()
+  await app.authenticate(local(user.email, user.password))
+  await app.service('strategies').create({ name: args.ready })
+}
 const users = () => [args.users[0], args.users[1]]
 
 // -- scenarios ------------------------------------------------------------------------------------------------
@@ -351,6 +360,51 @@ const scenarios = {
     out.findAfter = (await a.app.service('strategies').find({ query: { $limit: 1 } })).limit
   },
 
+  // The test disconnects this client from the server side (`server.disconnect(mode=args.mode)`) once it has logged
+  // in. mode "server": "io server disconnect", no reconnect, calls wait on a re-authentication that never comes;
+  // "transport" and "ping-timeout": the client reconnects, re-authenticates with its stored token, events flow.
+  async forced(out) {
+    const [user] = users()
+    const a = socketClient({ transport: args.transport || 'websocket' })
+    await connected(a.socket)
+    const logins = []
+    const reasons = []
+    const sids = [a.socket.id]
+    a.app.on('login', (result) => logins.push(result.accessToken))
+    a.socket.on('disconnect', (reason) => reasons.push(reason))
+    a.socket.on('connect', () => sids.push(a.socket.id))
+    const seen = listen(a.app, 'strategies', ['created'], [])
+    await a.app.authenticate(local(user.email, user.password))
+    const started = Date.now()
+    await signalReady(user)
+    await until(() => reasons.length >= 1, 'the forced disconnect', 10000)
+    out.secondsToDisconnect = (Date.now() - started) / 1000
+    out.reasons = reasons
+    const restApp = restClient()
+    await restApp.authenticate(local(user.email, user.password))
+    if (args.mode === 'server') {
+      await sleep(300)
+      out.activeAfter = a.socket.active
+      out.connectedAfter = a.socket.connected
+      const pending = a.app.service('strategies').find()
+      pending.catch(() => {})
+      out.findAfter = await Promise.race([pending.then(() => 'resolved', () => 'rejected'), sleep(400).then(() => 'pending')])
+      out.sids = sids
+      return
+    }
+    await until(() => sids.length >= 2, 'the automatic reconnect')
+    await until(() => logins.length >= 2, 'the automatic re-authentication')
+    out.sids = sids
+    out.logins = logins
+    out.authenticated = a.app.authentication.authenticated
+    const after = await restApp.service('strategies').create({ name: 'After the forced disconnect' })
+    await until(() => seen.some((e) => e.payload._id === after._id), 'the event after the reconnect')
+    out.events = seen.filter((e) => e.payload.name !== args.ready).map((e) => e.payload._id)
+    out.expected = [after._id]
+    out.findAfter = (await a.app.service('strategies').find({ query: { $limit: 1 } })).limit
+    out.reasonsAtEnd = reasons
+  },
+
   // Run against a server whose tokens live 2 s: at `exp` the server disconnects the socket ("io server
   // disconnect", no reconnect); a later call hangs on the pending re-authentication; REST and a handshake header
   // with the expired token get 401 "jwt expired".
@@ -361,7 +415,9 @@ const scenarios = {
     const login = await app.authenticate(local(user.email, user.password))
     const started = Date.now()
     out.exp = login.authentication.payload.exp
-    const reason = await next(socket, 'disconnect', 6000)
+    const disconnected = next(socket, 'disconnect', 6000)
+    await signalReady(user)
+    const reason = await disconnected
     out.reason = reason
     out.secondsToDisconnect = (Date.now() - started) / 1000
     await sleep(300)

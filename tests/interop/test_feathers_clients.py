@@ -8,7 +8,10 @@ cryptorobot-api.md §3 to §10 with the binding decisions of §13.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -236,6 +239,116 @@ def test_expired_token_disconnects_the_socket(short_lived_server: ServerThread, 
     assert report["handshake"]["data"]["name"] == "TokenExpiredError"
     assert report["handshake"]["active"] is False
     assert report["freshLoginWorks"] is True
+
+
+# -- forced disconnects (server.disconnect, server.expire_tokens) ----------------------------------------------------
+@contextmanager
+def once_ready(server: ServerThread, action: Callable[[], list[str]]) -> Iterator[dict[str, Any]]:
+    """Run `action` (from a watcher thread) once the Node scenario says its client is logged in and listening (it
+    creates a strategy named by the yielded dict's "ready"); the action's result lands there as "ids"."""
+    result: dict[str, Any] = {"ready": f"ready-{time.monotonic_ns()}"}
+
+    def ready() -> bool:
+        return any(row.get("name") == result["ready"] for row in server.store.records("strategies"))
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if server.call(ready):
+                result["ids"] = action()
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    yield result
+    watcher.join(15)
+
+
+def wait_until_no_connection(server: ServerThread, seconds: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    while (left := server.connections()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_server_disconnect_is_final(server: ServerThread, users: list[dict[str, str]]) -> None:
+    email = users[0]["email"]
+    with once_ready(server, lambda: server.disconnect(email=email, mode="server")) as done:
+        report = run_node("forced", server.url, users=users, mode="server", ready=done["ready"])
+
+    assert report["reasons"] == ["io server disconnect"]
+    assert done["ids"] == report["sids"][:1]
+    assert report["activeAfter"] is False  # no automatic reconnect (§1.3)
+    assert report["connectedAfter"] is False
+    assert report["findAfter"] == "pending"  # waits on a re-authentication that never comes (§5.5)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_transport_close_reconnects_reauthenticates_and_events_flow(
+    server: ServerThread, users: list[dict[str, str]], transport: str
+) -> None:
+    email = users[0]["email"]
+    with once_ready(server, lambda: server.disconnect(email=email, mode="transport")) as done:
+        report = run_node("forced", server.url, users=users, mode="transport", transport=transport, ready=done["ready"])
+
+    expected = "transport close" if transport == "websocket" else "transport error"  # the next poll fails
+    assert report["reasons"] == [expected]
+    old, new = report["sids"]
+    assert done["ids"] == [old]
+    assert new != old
+    first, second = report["logins"]  # the local login, then the authentication client's automatic re-auth
+    assert second != first
+    assert report["authenticated"] is True
+    assert report["events"] == report["expected"]
+    assert report["findAfter"] == 1
+
+
+@pytest.fixture
+def quick_ping_server(node: str) -> Iterator[ServerThread]:
+    """A server of its own that pings every second and waits 0.5 s for the answer."""
+    options = Options(start_delay=0.05, ping_interval=1, ping_timeout=0.5)
+    with MockServer(seed=42, options=options).running() as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_silent_server_makes_the_client_time_out_reconnect_and_reauthenticate(
+    quick_ping_server: ServerThread, users: list[dict[str, str]], transport: str
+) -> None:
+    server = quick_ping_server
+    email = users[0]["email"]
+    with once_ready(server, lambda: server.disconnect(email=email, mode="ping-timeout")) as done:
+        report = run_node(
+            "forced", server.url, users=users, mode="ping-timeout", transport=transport, ready=done["ready"]
+        )
+
+    assert report["reasons"] == ["ping timeout"]  # the client's own verdict: the server sent nothing, not even pings
+    assert report["secondsToDisconnect"] < 10  # after pingInterval + pingTimeout = 1.5 s, not the default 45 s
+    old, new = report["sids"]
+    assert done["ids"] == [old]
+    assert new != old
+    assert report["logins"][1] != report["logins"][0]
+    assert report["authenticated"] is True
+    assert report["events"] == report["expected"]
+    # The server lets the silenced connection go too (at the latest 2 x 1.5 s after going silent).
+    assert wait_until_no_connection(server, 5.0) == []
+
+
+def test_expire_tokens_disconnects_and_refuses_the_old_token(server: ServerThread, users: list[dict[str, str]]) -> None:
+    email = users[0]["email"]
+    with once_ready(server, lambda: server.expire_tokens(email.upper())) as done:
+        report = run_node("expiry", server.url, users=users, ready=done["ready"])
+
+    assert len(done["ids"]) == 1
+    assert report["reason"] == "io server disconnect"
+    assert report["activeAfter"] is False
+    assert report["findAfterExpiry"] == "pending"
+    rest = assert_feathers_error(report["rest"], "NotAuthenticated", 401, "jwt expired")
+    assert rest["data"]["name"] == "TokenExpiredError"
+    assert report["handshake"]["message"] == "jwt expired"
+    assert report["handshake"]["active"] is False
+    assert report["freshLoginWorks"] is True  # only tokens issued before the call expired
 
 
 # -- REST and the handshake header --------------------------------------------------------------------------------

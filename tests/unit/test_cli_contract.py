@@ -113,10 +113,25 @@ def test_schema_directory_option_is_used(tmp_path: Path) -> None:
     (tmp_path / "s" / "users.json").write_text(json.dumps(users))
     args = ["-", "-s", "users", "-k", "patch"]
     assert _run("validate", *args, stdin='{"name": "x"}').exit_code == 0
-    result = _run("--dir", str(tmp_path / "s"), "validate", "-", "-s", "users", stdin=json.dumps({
-        "_id": "u", "email": "a@example.com", "name": "", "plan": "pro", "verified": False,
-        "createdAt": "2024-01-15T10:00:00.000Z", "updatedAt": "2024-01-15T10:00:00.000Z",
-    }))
+    result = _run(
+        "--dir",
+        str(tmp_path / "s"),
+        "validate",
+        "-",
+        "-s",
+        "users",
+        stdin=json.dumps(
+            {
+                "_id": "u",
+                "email": "a@example.com",
+                "name": "",
+                "plan": "pro",
+                "verified": False,
+                "createdAt": "2024-01-15T10:00:00.000Z",
+                "updatedAt": "2024-01-15T10:00:00.000Z",
+            }
+        ),
+    )
     assert result.exit_code == 1
     assert result.stdout == '1: plan: must be one of "free"\n'
 
@@ -124,7 +139,11 @@ def test_schema_directory_option_is_used(tmp_path: Path) -> None:
 def test_schemas_is_a_command_of_the_main_cli() -> None:
     from mockserver.cli import main
 
-    result = CliRunner().invoke(main, ["schemas", "validate", "-", "-s", "error"], input=json.dumps(
-        {"name": "Conflict", "message": "Trader is not running", "code": 409, "className": "conflict"}
-    ))
+    result = CliRunner().invoke(
+        main,
+        ["schemas", "validate", "-", "-s", "error"],
+        input=json.dumps(
+            {"name": "Conflict", "message": "Trader is not running", "code": 409, "className": "conflict"}
+        ),
+    )
     assert (result.exit_code, result.stdout) == (0, "1: valid\n")

@@ -24,14 +24,31 @@ def contract() -> Contract:
 
 def _trader(**changes: Any) -> dict[str, Any]:
     trader: dict[str, Any] = {
-        "_id": "685c3a0000000000000000aa", "userId": "682e0a3b5c7d9e1f2a4b6c8d", "name": "Trader 1",
-        "dry_run": True, "dry_run_wallet": 10000, "stake_currency": "USDT", "stake_amount": "unlimited",
-        "fiat_display_currency": "USD", "cancel_open_orders_on_exit": True,
-        "unfilledtimeout": {"entry": 10, "exit": 10}, "stressShield": {"enabled": True},
+        "_id": "685c3a0000000000000000aa",
+        "userId": "682e0a3b5c7d9e1f2a4b6c8d",
+        "name": "Trader 1",
+        "dry_run": True,
+        "dry_run_wallet": 10000,
+        "stake_currency": "USDT",
+        "stake_amount": "unlimited",
+        "fiat_display_currency": "USD",
+        "cancel_open_orders_on_exit": True,
+        "unfilledtimeout": {"entry": 10, "exit": 10},
+        "stressShield": {"enabled": True},
         "webhook": {"enabled": True, "format": "json", "url": "https://api.cryptorobot.ai/webhooks/1"},
-        "api_server": {"enabled": True, "listen_ip_address": "0.0.0.0", "listen_port": 8080,
-                       "verbosity": "error", "jwt_secret_key": "s", "username": "u", "password": "p"},
-        "running": False, "status": "stopped", "createdAt": TS, "updatedAt": TS,
+        "api_server": {
+            "enabled": True,
+            "listen_ip_address": "0.0.0.0",
+            "listen_port": 8080,
+            "verbosity": "error",
+            "jwt_secret_key": "s",
+            "username": "u",
+            "password": "p",
+        },
+        "running": False,
+        "status": "stopped",
+        "createdAt": TS,
+        "updatedAt": TS,
     }
     trader.update(changes)
     return trader
@@ -39,9 +56,16 @@ def _trader(**changes: Any) -> dict[str, Any]:
 
 def _exchange(**changes: Any) -> dict[str, Any]:
     exchange: dict[str, Any] = {
-        "_id": "683a1f4e2d6c8b0a9f1e3d5c", "userId": "682e0a3b5c7d9e1f2a4b6c8d", "connected": False,
-        "avatar": "", "whitelist": [], "blacklist": [], "ccxt_config": {}, "ccxt_async_config": {},
-        "createdAt": TS, "updatedAt": TS,
+        "_id": "683a1f4e2d6c8b0a9f1e3d5c",
+        "userId": "682e0a3b5c7d9e1f2a4b6c8d",
+        "connected": False,
+        "avatar": "",
+        "whitelist": [],
+        "blacklist": [],
+        "ccxt_config": {},
+        "ccxt_async_config": {},
+        "createdAt": TS,
+        "updatedAt": TS,
     }
     exchange.update(changes)
     return exchange
@@ -80,13 +104,23 @@ def test_every_service_has_an_object_kind_except_the_stateless_ones(contract: Co
 
 def test_kinds_follow_methods_and_events(contract: Contract) -> None:
     assert contract.kinds("strategies") == (
-        "object", "create", "patch", "page", "event:created", "event:patched", "event:removed",
+        "object",
+        "create",
+        "patch",
+        "page",
+        "event:created",
+        "event:patched",
+        "event:removed",
     )
     assert contract.kinds("keys") == ("object", "create", "created", "page", "event:created", "event:removed")
     assert contract.kinds("models") == ("object", "patch", "page", "event:patched")
     assert contract.kinds("authentication") == ("request", "create", "result")
     assert contract.kinds("traders/pods") == (
-        "create", "result:ping", "result:status", "result:balance", "result:profit",
+        "create",
+        "result:ping",
+        "result:status",
+        "result:balance",
+        "result:profit",
     )
     assert contract.kinds("error") == ("object",)
 
@@ -161,10 +195,20 @@ def test_unknown_field_is_named_and_refused(contract: Contract) -> None:
 
 
 def test_enum_message_lists_the_values(contract: Contract) -> None:
-    problems = contract.validate("messages", "object", {
-        "_id": "m", "userId": "u", "title": "t", "text": "", "level": "debug", "read": False,
-        "createdAt": TS, "updatedAt": TS,
-    })
+    problems = contract.validate(
+        "messages",
+        "object",
+        {
+            "_id": "m",
+            "userId": "u",
+            "title": "t",
+            "text": "",
+            "level": "debug",
+            "read": False,
+            "createdAt": TS,
+            "updatedAt": TS,
+        },
+    )
     assert problems == [{"path": "level", "message": 'must be one of "info", "warning", "error"'}]
 
 
@@ -225,13 +269,23 @@ def test_authentication_request_reports_the_branch_the_client_meant(contract: Co
 
 
 def test_formats_are_checked(contract: Contract) -> None:
-    bad_date = contract.validate("events", "object", {
-        "_id": "e", "type": "maintenance", "message": "m", "severity": "info", "createdAt": "2024-02-30T10:00:00.000Z",
-    })
-    assert bad_date == [{
-        "path": "createdAt",
-        "message": "must be an ISO-8601 UTC date-time with milliseconds, e.g. 2024-01-15T10:00:00.000Z",
-    }]
+    bad_date = contract.validate(
+        "events",
+        "object",
+        {
+            "_id": "e",
+            "type": "maintenance",
+            "message": "m",
+            "severity": "info",
+            "createdAt": "2024-02-30T10:00:00.000Z",
+        },
+    )
+    assert bad_date == [
+        {
+            "path": "createdAt",
+            "message": "must be an ISO-8601 UTC date-time with milliseconds, e.g. 2024-01-15T10:00:00.000Z",
+        }
+    ]
     assert contract.validate("users", "patch", {"email": "nobody"}) == [
         {"path": "email", "message": "must be an e-mail address"}
     ]

@@ -36,9 +36,7 @@ def test_invalid_variant_fails_with_expected_problem(contract: Contract, entry: 
 
 def test_manifest_covers_every_file_once() -> None:
     listed = [entry["file"] for entry in (*MANIFEST["examples"], *MANIFEST["invalid"])]
-    on_disk = sorted(
-        str(path.relative_to(GOLDEN)) for path in GOLDEN.rglob("*.json") if path.name != "manifest.json"
-    )
+    on_disk = sorted(str(path.relative_to(GOLDEN)) for path in GOLDEN.rglob("*.json") if path.name != "manifest.json")
     assert sorted(listed) == on_disk
     assert len(set(listed)) == len(listed)
 
@@ -48,8 +46,14 @@ def test_every_section_6_3_error_body_is_a_golden_example() -> None:
     names = {json.loads((GOLDEN / entry["file"]).read_text())["name"] for entry in errors}
     assert len(errors) == 9
     assert names == {
-        "NotAuthenticated", "NotFound", "BadRequest", "Forbidden", "MethodNotAllowed", "Unprocessable",
-        "Conflict", "TooManyRequests",
+        "NotAuthenticated",
+        "NotFound",
+        "BadRequest",
+        "Forbidden",
+        "MethodNotAllowed",
+        "Unprocessable",
+        "Conflict",
+        "TooManyRequests",
     }
 
 
