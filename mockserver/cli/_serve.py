@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -140,6 +140,13 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
     "--ws-compression", is_flag=True, help="Compress websocket frames (permessage-deflate) when a client offers it."
 )
 @click.option(
+    "--verbose",
+    "-v",
+    "verbose",
+    count=True,
+    help="Print a line per call (with its answer), connection, fault and contract violation; -vv adds events.",
+)
+@click.option(
     "--ping-interval",
     default=25,
     show_default=True,
@@ -190,6 +197,7 @@ def serve_command(
     control_token: str | None,
     allowed_hosts: tuple[str, ...],
     ws_compression: bool,
+    verbose: int,
     ping_interval: int,
     ping_timeout: float,
     clock_mode: str | None,
@@ -247,13 +255,15 @@ def serve_command(
         raise click.UsageError(f"scenario problems:\n{error}") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    run_server(server, host=host, port=port, record=record)
+    run_server(server, host=host, port=port, record=record, verbosity=verbose)
 
 
-def run_server(server: MockServer, *, host: str, port: int, record: str | None = None) -> None:
+def run_server(
+    server: MockServer, *, host: str, port: int, record: str | None = None, verbosity: int = 0
+) -> None:
     """Serve until SIGINT or SIGTERM; a port that cannot be bound is a message and exit 1."""
     try:
-        asyncio.run(_serve(server, record))
+        asyncio.run(_serve(server, record, verbosity))
     except OSError as error:
         if error.filename is not None:  # the tape file, not the socket
             click.echo(f"error: cannot write {error.filename}: {error.strerror or error}", err=True)
@@ -266,7 +276,19 @@ def run_server(server: MockServer, *, host: str, port: int, record: str | None =
         sys.exit(1)
 
 
-async def _serve(server: MockServer, record: str | None) -> None:
+def _echo_traffic(server: MockServer, verbosity: int) -> None:
+    """Print a line per call, connection, fault and contract violation (and per event at -vv) as they happen."""
+    from mockserver.scripting import console_line
+
+    def show(entry: dict[str, Any]) -> None:
+        line = console_line(entry, events=verbosity > 1)
+        if line is not None:
+            click.echo(line)
+
+    server.journal.subscribe(show)
+
+
+async def _serve(server: MockServer, record: str | None, verbosity: int = 0) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # before the banner: a caller may signal as soon as it reads it
@@ -289,6 +311,8 @@ async def _serve(server: MockServer, record: str | None) -> None:
             click.echo(f"recording events to {record}")
         click.echo("press Ctrl-C to stop")
         sys.stdout.flush()
+        if verbosity:
+            _echo_traffic(server, verbosity)
         await stop.wait()
     finally:
         await server.stop()

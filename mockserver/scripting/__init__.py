@@ -6,6 +6,7 @@ the server, socketio or aiohttp.
 """
 
 from mockserver.scripting._clock import MANUAL_EPOCH, Clock, ClockMode, Timer
+from mockserver.scripting._console import console_line
 from mockserver.scripting._expectations import Expectation, Expectations, parse_expectation
 from mockserver.scripting._faults import ACTIONS, Applied, Fault, Faults, Target, error_from_json, parse_fault
 from mockserver.scripting._journal import KINDS, Journal, JournalAssertionError, redact
@@ -35,6 +36,7 @@ __all__ = [
     "TapeWriter",
     "Target",
     "Timer",
+    "console_line",
     "error_from_json",
     "load_scenario",
     "parse_expectation",

@@ -202,8 +202,9 @@ class Clock:
             self._arm()
 
     def reset(self) -> None:
-        """Back to how the clock was made: its mode, speed and start, with nothing scheduled."""
+        """Back to how the clock was made: its mode, speed and start, with nothing scheduled and no failures."""
         self.cancel_all()
+        self.failures.clear()
         mode, speed, start = self._initial
         self._mode, self._speed = mode, speed
         self._base_mock = self._start_of(mode, start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
@@ -18,7 +19,18 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import Clock, ClockMode, Expectation, Expectations, Faults, Journal, Scenario, Tape, read_tape
+from mockserver.scripting import (
+    Clock,
+    ClockMode,
+    Expectation,
+    Expectations,
+    Fault,
+    Faults,
+    Journal,
+    Scenario,
+    Tape,
+    read_tape,
+)
 from mockserver.scripting._scenario import load_scenario
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
@@ -589,7 +601,95 @@ class ServerThread:
     def expire_tokens(self, email: str | None = None) -> list[str]:
         return self.run(self.server.expire_tokens(email))
 
-    # -- journal, faults, record and replay twins go here ----------------------------------------------------------
+    @property
+    def journal(self) -> JournalHandle:
+        return JournalHandle(self)
+
+    @property
+    def faults(self) -> FaultsHandle:
+        return FaultsHandle(self)
+
+    @property
+    def expectations(self) -> ExpectationsHandle:
+        return ExpectationsHandle(self)
+
+    def expect(
+        self,
+        service: str,
+        method: str | None = None,
+        *,
+        matching: Any = None,
+        times: int | None = None,
+        ordered: bool = False,
+    ) -> Expectation:
+        """As `MockServer.expect`; give the expectation its `.respond(...)`/`.fail(...)` before the calls it answers."""
+        return self.call(self.server.expect, service, method, matching=matching, times=times, ordered=ordered)
+
+
+class _LoopHandle:
+    """Runs each method of one of the server's objects on the loop thread and waits (they are not thread-safe)."""
+
+    def __init__(self, handle: ServerThread) -> None:
+        self._handle = handle
+
+
+class JournalHandle(_LoopHandle):
+    """`ServerThread.journal`: the server's Journal for another thread (same methods, same arguments)."""
+
+    def entries(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._handle.call(self._handle.server.journal.entries, **filters)
+
+    def assert_called(self, service: str, method: str | None = None, **options: Any) -> list[dict[str, Any]]:
+        return self._handle.call(self._handle.server.journal.assert_called, service, method, **options)
+
+    def assert_emitted(self, event: str, **options: Any) -> list[dict[str, Any]]:
+        return self._handle.call(self._handle.server.journal.assert_emitted, event, **options)
+
+    def assert_not_emitted(self, event: str, **options: Any) -> None:
+        self._handle.call(self._handle.server.journal.assert_not_emitted, event, **options)
+
+    def clear(self) -> None:
+        self._handle.call(self._handle.server.journal.clear)
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], object]) -> Callable[[], None]:
+        """`callback` runs on the server's loop thread with each new entry; call the result to stop."""
+        unsubscribe = self._handle.call(self._handle.server.journal.subscribe, callback)
+        return lambda: self._handle.call(unsubscribe)
+
+
+class FaultsHandle(_LoopHandle):
+    """`ServerThread.faults`: the server's Faults for another thread."""
+
+    def add(self, spec: Mapping[str, Any] | Fault) -> Fault:
+        return self._handle.call(self._handle.server.faults.add, spec)
+
+    def remove(self, fault_id: str) -> bool:
+        return self._handle.call(self._handle.server.faults.remove, fault_id)
+
+    def clear(self) -> None:
+        self._handle.call(self._handle.server.faults.clear)
+
+    def list(self) -> builtins.list[Fault]:
+        return self._handle.call(self._handle.server.faults.list)
+
+
+class ExpectationsHandle(_LoopHandle):
+    """`ServerThread.expectations`: the server's call handlers for another thread."""
+
+    def add(self, spec: Mapping[str, Any] | Expectation) -> Expectation:
+        return self._handle.call(self._handle.server.expectations.add, spec)
+
+    def remove(self, expectation_id: str) -> bool:
+        return self._handle.call(self._handle.server.expectations.remove, expectation_id)
+
+    def clear(self) -> None:
+        self._handle.call(self._handle.server.expectations.clear)
+
+    def list(self) -> builtins.list[Expectation]:
+        return self._handle.call(self._handle.server.expectations.list)
+
+    def pending(self) -> builtins.list[Expectation]:
+        return self._handle.call(self._handle.server.expectations.pending)
 
 
 class ClockHandle:
@@ -624,3 +724,12 @@ class ClockHandle:
 
     def describe(self) -> dict[str, Any]:
         return self._handle.call(self._clock.describe)
+
+    def configure(self, mode: ClockMode, *, speed: float = 1.0, start: datetime | float | None = None) -> None:
+        """As `Clock.configure`: the clock's mode from now on and after every reset."""
+        self._handle.call(self._clock.configure, mode, speed=speed, start=start)
+
+    @property
+    def failures(self) -> list[BaseException]:
+        """Exceptions raised by scheduled callbacks (scenario steps), oldest first."""
+        return self._handle.call(lambda: list(self._clock.failures))

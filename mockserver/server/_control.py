@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import importlib
-import inspect
 import ipaddress
 import json
 import logging
@@ -33,8 +31,9 @@ from mockserver.errors import (
     GeneralError,
     MethodNotAllowed,
     NotFound,
-    NotImplemented_,
 )
+from mockserver.scripting import Scenario
+from mockserver.scripting._scenario import parse_scenario
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES
 from mockserver.synth import generate_event
 
@@ -71,7 +70,6 @@ Handler = Callable[[Call], Awaitable[Reply]]
 class Endpoint:
     handler: Handler
     schema: str | None = None  # the name of its body (or, for GET, query) schema in control_schemas/
-    needs: str | None = None  # the server attribute it calls, when that may be missing from this build
 
 
 def peer_is_loopback(request: web.BaseRequest) -> bool:
@@ -167,6 +165,14 @@ async def _read_json(request: web.BaseRequest) -> Any:
     return value
 
 
+def _parse_yaml(text: str) -> Scenario:
+    """A YAML scenario from a request body; its problems (with their lines) become the 400's message."""
+    try:
+        return parse_scenario(text, source="yaml")
+    except RecursionError:
+        raise _problem("yaml", "nested too deeply", "Invalid YAML: nested too deeply") from None
+
+
 @contextlib.contextmanager
 def _operation_errors() -> Iterator[None]:
     """What the Python API raises for bad arguments, as the Feathers errors a client expects: a ValueError or an
@@ -179,10 +185,6 @@ def _operation_errors() -> Iterator[None]:
         raise BadRequest(str(error) or type(error).__name__) from None
     except RuntimeError as error:
         raise Conflict(str(error) or type(error).__name__) from None
-
-
-async def _settled(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
 
 
 def _json_response(
@@ -211,21 +213,21 @@ class ControlApi:
             "emit": {"POST": Endpoint(self.emit, "emit")},
             "reset": {"POST": Endpoint(self.reset, "reset")},
             "connections": {"GET": Endpoint(self.connections)},
-            "disconnect": {"POST": Endpoint(self.disconnect, "disconnect", "disconnect")},
-            "tokens/expire": {"POST": Endpoint(self.expire_tokens, "tokens-expire", "expire_tokens")},
+            "disconnect": {"POST": Endpoint(self.disconnect, "disconnect")},
+            "tokens/expire": {"POST": Endpoint(self.expire_tokens, "tokens-expire")},
             "faults": {
-                "GET": Endpoint(self.list_faults, None, "faults"),
-                "POST": Endpoint(self.add_fault, "fault", "faults"),
-                "DELETE": Endpoint(self.clear_faults, None, "faults"),
+                "GET": Endpoint(self.list_faults),
+                "POST": Endpoint(self.add_fault, "fault"),
+                "DELETE": Endpoint(self.clear_faults),
             },
-            "faults/{id}": {"DELETE": Endpoint(self.remove_fault, None, "faults")},
-            "journal": {"GET": Endpoint(self.journal, "journal-query", "journal")},
-            "scenarios": {"POST": Endpoint(self.run_scenario, "scenarios", "run_scenario")},
+            "faults/{id}": {"DELETE": Endpoint(self.remove_fault)},
+            "journal": {"GET": Endpoint(self.journal, "journal-query")},
+            "scenarios": {"POST": Endpoint(self.run_scenario, "scenarios")},
             "record": {
-                "POST": Endpoint(self.record, "record", "record"),
-                "DELETE": Endpoint(self.stop_recording, None, "stop_recording"),
+                "POST": Endpoint(self.record, "record"),
+                "DELETE": Endpoint(self.stop_recording),
             },
-            "replay": {"POST": Endpoint(self.replay, "replay", "replay")},
+            "replay": {"POST": Endpoint(self.replay, "replay")},
         }
         app.router.add_route("*", PREFIX, self.handle)
         app.router.add_route("*", PREFIX + r"/{tail:[\s\S]*}", self.handle)  # `.` would miss a decoded %0A
@@ -265,8 +267,6 @@ class ControlApi:
             body = await _read_json(request)
             query = {}
             self.check(endpoint.schema, body, f"body of {method} {request.path}")
-        if endpoint.needs is not None and getattr(self.server, endpoint.needs, None) is None:
-            raise NotImplemented_(f"{method} {request.path} is not available in this build")
         with _operation_errors():
             return await endpoint.handler(Call(body=body, query=query, param=param))
 
@@ -296,13 +296,6 @@ class ControlApi:
             raise _problem(field, "is not a user's email", f"No user with email '{email}'")
         return str(user["_id"])
 
-    def operation(self, name: str) -> Any:
-        """A server attribute another part of issue 7 provides (checked by `serve` before the handler runs)."""
-        found = getattr(self.server, name, None)
-        if found is None:
-            raise NotImplemented_(f"{name} is not available in this build")
-        return found
-
     async def started(self, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
         """Start something that may run on (a scenario, a replay): (True, result) if it finished or failed at once,
         (False, None) if it is still running after START_WAIT, in which case it goes on in the background."""
@@ -321,16 +314,12 @@ class ControlApi:
 
     # -- endpoints that exist in every build --------------------------------------------------------------------
     async def index(self, call: Call) -> Reply:
-        """What this build offers, so a tool can tell a missing feature from a typo."""
+        """Every endpoint, so a tool can tell a typo from a missing feature."""
         endpoints = [
-            {
-                "method": method,
-                "path": f"{PREFIX}/{key}",
-                "available": endpoint.needs is None or getattr(self.server, endpoint.needs, None) is not None,
-            }
+            {"method": method, "path": f"{PREFIX}/{key}"}
             for key, route in self.routes.items()
             if key
-            for method, endpoint in route.items()
+            for method in route
         ]
         return 200, {"endpoints": endpoints}
 
@@ -404,7 +393,7 @@ class ControlApi:
             message = "is required to find the event's user (or give an email)"
             raise _problem("payload._id", message, f"payload._id {message}")
 
-    # -- endpoints calling the other parts of issue 7 -----------------------------------------------------------
+    # -- disconnects, faults, journal, scenarios and tapes -----------------------------------------------------------
     async def disconnect(self, call: Call) -> Reply:
         body = call.body
         if "email" in body:
@@ -412,7 +401,7 @@ class ControlApi:
         connection = body.get("connection")
         if connection is not None and connection not in self.server.sockets.sessions:
             raise _problem("connection", "is not an open connection", f"No connection '{connection}'")
-        ids = await self.operation("disconnect")(
+        ids = await self.server.disconnect(
             email=body.get("email"), connection=connection, mode=body.get("mode", "server")
         )
         return 200, {"disconnected": list(ids)}
@@ -421,18 +410,18 @@ class ControlApi:
         email = call.body.get("email")
         if email is not None:
             self.user_id(email)
-        expired = await self.operation("expire_tokens")(email=email)
+        expired = await self.server.expire_tokens(email=email)
         return 200, {"expired": list(expired)}
 
     async def list_faults(self, call: Call) -> Reply:
-        return 200, [fault.to_json() for fault in self.operation("faults").list()]
+        return 200, [fault.to_json() for fault in self.server.faults.list()]
 
     async def add_fault(self, call: Call) -> Reply:
-        fault = self.operation("faults").add(call.body)
+        fault = self.server.faults.add(call.body)
         return 201, fault.to_json()
 
     async def remove_fault(self, call: Call) -> Reply:
-        faults = self.operation("faults")
+        faults = self.server.faults
         found = next((fault.to_json() for fault in faults.list() if fault.to_json().get("id") == call.param), None)
         if found is None:
             raise NotFound(f"No fault with id '{call.param}'")
@@ -440,7 +429,7 @@ class ControlApi:
         return 200, found
 
     async def clear_faults(self, call: Call) -> Reply:
-        faults = self.operation("faults")
+        faults = self.server.faults
         removed = [fault.to_json() for fault in faults.list()]
         faults.clear()
         return 200, removed
@@ -452,45 +441,30 @@ class ControlApi:
         limit = int(query.pop("limit", JOURNAL_LIMIT))
         # One more than asked for, and `seq > since` here: a full page whether the journal's `since` is inclusive
         # or not.
-        entries = self.operation("journal").entries(since=since, limit=limit + 1, **query)
+        entries = self.server.journal.entries(since=since, limit=limit + 1, **query)
         entries = [entry for entry in entries if since is None or entry["seq"] > since][:limit]
         last = entries[-1]["seq"] if entries else (since or 0)
         return 200, {"entries": entries, "next": last}
 
     async def run_scenario(self, call: Call) -> Reply:
         body = call.body
-        spec = body["scenario"] if "scenario" in body else self.parse_yaml(body["yaml"])
-        finished, _ = await self.started(self.operation("run_scenario")(spec))
+        spec = body["scenario"] if "scenario" in body else _parse_yaml(body["yaml"])
+        finished, _ = await self.started(self.server.run_scenario(spec))
         return (200, {"finished": True}) if finished else (202, {"finished": False})
-
-    @staticmethod
-    def parse_yaml(text: str) -> dict[str, Any]:
-        try:
-            yaml = importlib.import_module("yaml")
-        except ImportError:
-            raise NotImplemented_("YAML scenarios need PyYAML, which is not installed") from None
-        try:
-            spec = yaml.safe_load(text)
-        except (yaml.YAMLError, ValueError, RecursionError) as bad:
-            message = " ".join(str(bad).split()) or "invalid YAML"
-            raise _problem("yaml", message, f"Invalid YAML: {message}") from None
-        if not isinstance(spec, dict):
-            raise _problem("yaml", "must be a mapping", "A YAML scenario must be a mapping")
-        return spec
 
     async def record(self, call: Call) -> Reply:
         path = call.body["path"]
-        await _settled(self.operation("record")(path))
+        self.server.record(path)
         return 201, {"recording": path}
 
     async def stop_recording(self, call: Call) -> Reply:
-        await _settled(self.operation("stop_recording")())
+        self.server.stop_recording()
         return 200, {"recording": None}
 
     async def replay(self, call: Call) -> Reply:
         body = call.body
         options = {"speed": body.get("speed", 1.0), "loop": body.get("loop", False)}
-        replay = self.operation("replay")(
+        replay = self.server.replay(
             body["path"], speed=options["speed"], loop=options["loop"], allow_invalid=body.get("allowInvalid", False)
         )
         await self.started(replay)

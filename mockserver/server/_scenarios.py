@@ -14,24 +14,16 @@ from typing import Any, Protocol
 
 from mockserver.contract import Scope, service_spec
 from mockserver.scripting import Timer
-from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, Step, resolve
+from mockserver.scripting._scenario import Scenario, Step, resolve
 from mockserver.server._activity import ActivityOptions
 from mockserver.server._core import Caller, Core
 from mockserver.server._dispatch import call_method
 from mockserver.server._services import Traders, pod_events_of, service_of
 from mockserver.synth import Generator
 
-__all__ = ["NEEDS", "ScenarioHost", "ScenarioRun", "ScenarioStepError"]
+__all__ = ["ScenarioHost", "ScenarioRun", "ScenarioStepError"]
 
 log = logging.getLogger("mockserver.scenario")
-
-NEEDS: Mapping[str, tuple[str, str]] = {
-    "fault": ("faults", "faults"),
-    "disconnect": ("disconnect", "forced disconnect"),
-    "expire_tokens": ("expire_tokens", "token expiry"),
-    "expect": ("expectations", "call handler"),
-}
-"""Step action -> (the server attribute it calls, what the error calls that support)."""
 
 STREAMS = ("ticker", "trades", "signals", "messages", "events")  # the scenario names of ActivityOptions' intervals
 
@@ -44,6 +36,12 @@ class ScenarioHost(Protocol):
     ) -> frozenset[str]: ...
 
     def set_streams(self, options: ActivityOptions | None) -> None: ...
+
+    async def disconnect(
+        self, *, email: str | None = None, connection: str | None = None, mode: str = "server"
+    ) -> list[str]: ...
+
+    async def expire_tokens(self, email: str | None = None) -> list[str]: ...
 
 
 class ScenarioStepError(RuntimeError):
@@ -61,14 +59,6 @@ class ScenarioRun:
         self.core = core
         self.scenario = scenario
         self.steps = scenario.steps()
-        missing = []
-        for step in self.steps:
-            need = NEEDS.get(step.action)
-            if need is not None and not hasattr(host, need[0]):
-                message = f"this server has no {need[1]} support (server.{need[0]})"
-                missing.append(ScenarioProblem(scenario.source, None, f"{step.path}.{step.action}", message))
-        if missing:
-            raise ScenarioError(missing)
         self.generator = Generator(scenario.seed if scenario.seed is not None else seed)
         self.saved: dict[str, Any] = {}
         self.ran = 0
@@ -266,7 +256,7 @@ async def _clock(run: ScenarioRun, step: Step, args: Any) -> None:
 
 
 async def _fault(run: ScenarioRun, step: Step, args: Any) -> None:
-    faults = getattr(run.host, "faults")  # noqa: B009 (provided by the faults feature, checked at start)
+    faults = run.core.faults
     if "add" in args:
         run.save(args, faults.add(args["add"]))
     elif "remove" in args:
@@ -276,18 +266,17 @@ async def _fault(run: ScenarioRun, step: Step, args: Any) -> None:
 
 
 async def _disconnect(run: ScenarioRun, step: Step, args: Any) -> None:
-    disconnect = getattr(run.host, "disconnect")  # noqa: B009
-    await disconnect(email=args.get("email"), connection=args.get("connection"), mode=args.get("mode", "server"))
+    await run.host.disconnect(
+        email=args.get("email"), connection=args.get("connection"), mode=args.get("mode", "server")
+    )
 
 
 async def _expire_tokens(run: ScenarioRun, step: Step, args: Any) -> None:
-    expire = getattr(run.host, "expire_tokens")  # noqa: B009
-    await expire(email=args.get("email"))
+    await run.host.expire_tokens(email=args.get("email"))
 
 
 async def _expect(run: ScenarioRun, step: Step, args: Any) -> None:
-    expectations = getattr(run.host, "expectations")  # noqa: B009
-    expectations.add(dict(args))
+    run.core.expectations.add(dict(args))
 
 
 HANDLERS: Mapping[str, Handler] = {

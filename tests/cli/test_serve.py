@@ -301,3 +301,31 @@ def test_speed_runs_a_scaled_clock_that_the_banner_shows() -> None:
 def test_manual_clock_stands_still() -> None:
     with serving("--quiet-streams", "--clock", "manual") as (_proc, _url, lines):
         assert "  clock manual, speed 0, now 2024-01-15T10:00:00.000Z" in lines
+
+
+def test_verbose_prints_each_call_with_its_answer_connections_and_faults() -> None:
+    """The journal's console face: what a developer watching the terminal beside their app sees."""
+    with serving("--quiet-streams", "--verbose") as (proc, url, _lines):
+
+        async def traffic() -> None:
+            async with aiohttp.ClientSession() as session:
+                fault = {"match": {"service": "strategies", "method": "create"}, "action": "delay-ack", "seconds": 0.01}
+                async with session.post(f"{url}/_mock/faults", json=fault) as response:
+                    assert response.status == 201
+            async with FeathersSocketClient(url) as client:
+                await client.authenticate("user@example.com", "your-password")
+                await client.call("find", "traders", {})
+                await client.call("create", "strategies", {"name": "From the console test"})
+                with pytest.raises(FeathersError):
+                    await client.call("get", "traders", "nope")
+
+        asyncio.run(traffic())
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    lines = out.splitlines()
+    assert any((" + " in line and " websocket " in line) or " polling " in line for line in lines), out
+    assert any("user@example.com  find traders -> ok" in line for line in lines), out
+    assert any("user@example.com  get traders -> NotFound 404" in line for line in lines), out
+    assert any("! fault delay-ack 0.01s on create strategies for user@example.com" in line for line in lines), out
+    assert any(" - " in line and "user@example.com" in line for line in lines), out
+    assert not any("traders patched" in line for line in lines)  # events only at -vv

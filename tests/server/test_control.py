@@ -28,12 +28,6 @@ def ctl(crmock: ServerThread, method: str, path: str, body: Any = None, **kwargs
     return run(rest(method, crmock.url, "/_mock" + path, json_body=body, **kwargs))
 
 
-def needs(crmock: ServerThread, attribute: str) -> None:
-    """Skip while this build's server lacks an operation another part of issue 7 adds."""
-    if getattr(crmock.server, attribute, None) is None:
-        pytest.skip(f"server.{attribute} is not in this build yet (issue 7, another branch)")
-
-
 # -- who may call it ------------------------------------------------------------------------------------------------
 def fake_request(peer: Any, headers: dict[str, str] | None = None) -> Any:
     transport = mock.Mock()
@@ -126,25 +120,27 @@ def test_with_a_token_requests_need_the_right_bearer() -> None:
 
 
 # -- routing, CORS and errors -----------------------------------------------------------------------------------------
-def test_index_lists_every_endpoint_and_what_this_build_offers(crmock: ServerThread) -> None:
+def test_index_lists_every_endpoint(crmock: ServerThread) -> None:
     status, _, body = ctl(crmock, "GET", "")
     assert status == 200
-    listed = {(e["method"], e["path"]): e["available"] for e in body["endpoints"]}
-    for method, path in [("GET", "/clock"), ("POST", "/clock"), ("POST", "/emit"), ("POST", "/reset")]:
-        assert listed[(method, "/_mock" + path)] is True
-    assert listed[("GET", "/_mock/connections")] is True
-    for method, path, attribute in [
-        ("GET", "/journal", "journal"),
-        ("POST", "/faults", "faults"),
-        ("DELETE", "/faults/{id}", "faults"),
-        ("POST", "/disconnect", "disconnect"),
-        ("POST", "/tokens/expire", "expire_tokens"),
-        ("POST", "/scenarios", "run_scenario"),
-        ("POST", "/record", "record"),
-        ("DELETE", "/record", "stop_recording"),
-        ("POST", "/replay", "replay"),
+    listed = {(e["method"], e["path"]) for e in body["endpoints"]}
+    for method, path in [
+        ("GET", "/clock"),
+        ("POST", "/clock"),
+        ("POST", "/emit"),
+        ("POST", "/reset"),
+        ("GET", "/connections"),
+        ("GET", "/journal"),
+        ("POST", "/faults"),
+        ("DELETE", "/faults/{id}"),
+        ("POST", "/disconnect"),
+        ("POST", "/tokens/expire"),
+        ("POST", "/scenarios"),
+        ("POST", "/record"),
+        ("DELETE", "/record"),
+        ("POST", "/replay"),
     ]:
-        assert listed[(method, "/_mock" + path)] is (getattr(crmock.server, attribute, None) is not None)
+        assert (method, "/_mock" + path) in listed
 
 
 def test_unknown_paths_404_and_wrong_methods_405_with_allow(crmock: ServerThread) -> None:
@@ -453,31 +449,6 @@ def test_reset_restores_the_seeded_data_and_drops_connections(crmock: ServerThre
 
 
 # -- endpoints calling the other parts of issue 7 -------------------------------------------------------------------
-MISSING = [
-    ("POST", "/disconnect", {}, "disconnect"),
-    ("POST", "/tokens/expire", {}, "expire_tokens"),
-    ("GET", "/faults", None, "faults"),
-    ("POST", "/faults", {"action": "drop-ack"}, "faults"),
-    ("DELETE", "/faults", None, "faults"),
-    ("DELETE", "/faults/abc", None, "faults"),
-    ("GET", "/journal", None, "journal"),
-    ("POST", "/scenarios", {"scenario": {}}, "run_scenario"),
-    ("POST", "/record", {"path": "never-written.tape"}, "record"),
-    ("DELETE", "/record", None, "stop_recording"),
-    ("POST", "/replay", {"path": "never-read.tape"}, "replay"),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "body", "attribute"), MISSING)
-def test_an_operation_missing_from_this_build_is_a_501(
-    crmock: ServerThread, method: str, path: str, body: Any, attribute: str
-) -> None:
-    if getattr(crmock.server, attribute, None) is not None:
-        pytest.skip(f"server.{attribute} exists in this build")
-    status, _, answer = ctl(crmock, method, path, body)
-    assert status == 501
-    assert_error(answer, "NotImplemented", 501)
-    assert "not available in this build" in answer["message"]
 
 
 @pytest.mark.parametrize(
@@ -519,7 +490,6 @@ def test_journal_query_is_checked(crmock: ServerThread) -> None:
 
 
 def test_disconnect_by_email_and_by_connection(crmock: ServerThread) -> None:
-    needs(crmock, "disconnect")
 
     async def scenario() -> tuple[Any, Any, Any, bool, bool]:
         async with logged_in(crmock.url) as mine, logged_in(crmock.url, OTHER) as other:
@@ -549,7 +519,6 @@ def test_disconnect_by_email_and_by_connection(crmock: ServerThread) -> None:
 
 
 def test_expiring_tokens_makes_them_401(crmock: ServerThread) -> None:
-    needs(crmock, "expire_tokens")
     token = run(login_token(crmock.url))
     status, _, answer = ctl(crmock, "POST", "/tokens/expire", {"email": USER[0]})
     assert status == 200, answer
@@ -560,7 +529,6 @@ def test_expiring_tokens_makes_them_401(crmock: ServerThread) -> None:
 
 
 def test_faults_are_added_listed_and_removed(crmock: ServerThread) -> None:
-    needs(crmock, "faults")
     fault = {
         "match": {"service": "strategies", "method": "find"},
         "action": "error",
@@ -599,14 +567,12 @@ def test_faults_are_added_listed_and_removed(crmock: ServerThread) -> None:
 
 
 def test_a_fault_the_python_api_refuses_is_a_400(crmock: ServerThread) -> None:
-    needs(crmock, "faults")
     status, _, answer = ctl(crmock, "POST", "/faults", {"action": "delay-ack"})  # no seconds to delay by
     assert status == 400, answer
     assert_error(answer, "BadRequest", 400)
 
 
 def test_journal_pages_with_since_and_next(crmock: ServerThread) -> None:
-    needs(crmock, "journal")
     run(login_token(crmock.url))
     status, _, page = ctl(crmock, "GET", "/journal")
     assert status == 200, page
@@ -624,7 +590,6 @@ def test_journal_pages_with_since_and_next(crmock: ServerThread) -> None:
 
 
 def test_recording_and_replaying_a_tape(crmock: ServerThread, tmp_path: Path) -> None:
-    needs(crmock, "record")
     tape = tmp_path / "session.tape"
     status, _, answer = ctl(crmock, "POST", "/record", {"path": str(tape)})
     assert (status, answer) == (201, {"recording": str(tape)})
@@ -640,12 +605,11 @@ def test_recording_and_replaying_a_tape(crmock: ServerThread, tmp_path: Path) ->
 
 
 def test_a_scenario_the_python_api_refuses_is_a_400(crmock: ServerThread) -> None:
-    needs(crmock, "run_scenario")
     status, _, answer = ctl(crmock, "POST", "/scenarios", {"scenario": {"no such key": True}})
     assert status == 400, answer
     assert_error(answer, "BadRequest", 400)
     status, _, answer = ctl(crmock, "POST", "/scenarios", {"yaml": "- just\n- a list\n"})
-    assert status in (400, 501), answer  # 501 when PyYAML is not installed
+    assert status == 400, answer
 
 
 def test_the_docs_show_every_endpoint_with_curl() -> None:

@@ -21,29 +21,6 @@ SCENARIOS = ROOT / "fixtures" / "scenarios"
 OPTIONS = Options(start_delay=0.5)
 
 
-class Calls:
-    """Stands in for a scripting feature this branch may not have yet (faults, forced disconnects), recording the
-    calls a scenario makes to it on the mock clock."""
-
-    def __init__(self, server: MockServer) -> None:
-        self.server = server
-        self.calls: list[tuple[float, str, Any]] = []
-
-    def _note(self, name: str, arg: Any) -> None:
-        self.calls.append((round(self.server.clock.time() - MANUAL_EPOCH, 3), name, arg))
-
-    def add(self, spec: dict[str, Any]) -> dict[str, Any]:
-        self._note("add", spec)
-        return spec
-
-    def clear(self) -> None:
-        self._note("clear", None)
-
-    async def disconnect(self, **selector: Any) -> list[str]:
-        self._note("disconnect", selector)
-        return []
-
-
 def published(server: MockServer) -> list[str]:
     """Every event the server publishes from now on, as JSON (name and payload), in order."""
     log: list[str] = []
@@ -92,76 +69,64 @@ def test_bots_life_creates_configures_starts_fills_profits_and_stops() -> None:
 def test_flash_crash_ticks_fast_fires_signals_fails_a_bot_and_opens_a_503_window() -> None:
     async def scenario() -> tuple[Counter[str], Any, dict[str, Any]]:
         async with MockServer(seed=42, clock="manual", options=OPTIONS) as server:
-            stand_in = None
-            if not hasattr(server, "faults"):
-                stand_in = Calls(server)
-                server.faults = stand_in  # type: ignore[attr-defined]
             log = published(server)
             scenario_run = await server.run_scenario(SCENARIOS / "flash-crash.yaml")
             await server.clock.advance(3)
-            if stand_in is None:  # the real faults: the 503 window is open
-                assert len(server.faults.list()) == 1  # type: ignore[attr-defined]
+            (window,) = server.faults.list()  # the 503 window is open
             await server.clock.advance(11)
             assert scenario_run.errors == []
             assert scenario_run.done
-            if stand_in is None:
-                assert server.faults.list() == []  # type: ignore[attr-defined]
+            assert server.faults.list() == []  # and closed again
             failed = server.store.get("traders", scenario_run.saved["running"]["data"][0]["_id"])
             assert failed is not None
             names = Counter(json.loads(line)[0] for line in log)
-            return names, None if stand_in is None else stand_in.calls, failed
+            return names, window.to_json(), failed
 
-    names, calls, failed = run(scenario())
+    names, window, failed = run(scenario())
     assert names["exchanges/ticker patched"] > 34 * 100  # every ticker, ten times a second, for ~13 s
     assert names["models/signals created"] == 6
     assert names["events created"] == 1
     assert failed["status"] == "error"
     assert failed["running"] is False
-    if calls is not None:
-        assert [(t, name) for t, name, _ in calls] == [(2.5, "add"), (12.5, "clear")]
-        assert calls[0][2]["error"]["code"] == 503
+    assert window["error"]["code"] == 503
 
 
 def test_network_flap_drops_the_transport_twice_and_times_out_pings_while_trades_fill() -> None:
-    async def scenario() -> tuple[int, Any]:
+    async def scenario() -> tuple[int, list[tuple[float, str | None]]]:
         async with MockServer(seed=42, clock="manual", options=OPTIONS) as server:
-            stand_in = None
-            if not hasattr(server, "disconnect"):
-                stand_in = Calls(server)
-                server.disconnect = stand_in.disconnect  # type: ignore[attr-defined]
+            modes: list[tuple[float, str | None]] = []
+            real_disconnect = server.disconnect
+
+            async def disconnect(**selector: Any) -> list[str]:  # what the scenario asks for, and when
+                modes.append((server.clock.time() - MANUAL_EPOCH, selector.get("mode")))
+                assert selector.get("email") == USER[0]
+                return await real_disconnect(**selector)
+
+            server.disconnect = disconnect  # type: ignore[method-assign]
             before = len(server.store.table("trades"))
             scenario_run = await server.run_scenario(SCENARIOS / "network-flap.yaml")
             await server.clock.advance(10)
             assert scenario_run.errors == []
-            return len(server.store.table("trades")) - before, None if stand_in is None else stand_in.calls
+            return len(server.store.table("trades")) - before, modes
 
-    fills, calls = run(scenario())
+    fills, modes = run(scenario())
     assert fills == 9
-    if calls is not None:
-        assert [(t, arg["mode"]) for t, _, arg in calls] == [
-            (2.5, "transport"),
-            (4.5, "transport"),
-            (6.5, "ping-timeout"),
-        ]
-        assert {arg["email"] for _, _, arg in calls} == {USER[0]}
+    assert modes == [(2.5, "transport"), (4.5, "transport"), (6.5, "ping-timeout")]
 
 
 @pytest.mark.parametrize("name", ["bots-life", "flash-crash"])
 def test_two_runs_with_the_same_seed_publish_byte_identical_events(name: str) -> None:
     async def once() -> tuple[list[str], list[Any] | None]:
         async with MockServer(seed=42, clock="manual", options=OPTIONS) as server:
-            if not hasattr(server, "faults"):
-                server.faults = Calls(server)  # type: ignore[attr-defined]
             log = published(server)
             await server.run_scenario(SCENARIOS / f"{name}.yaml")
             await server.clock.advance(25)
-            journal = getattr(server, "journal", None)
-            return log, None if journal is None else journal.entries()
+            return log, server.journal.entries()
 
     first, second = run(once()), run(once())
     assert len(first[0]) > 10
     assert first[0] == second[0]
-    assert first[1] == second[1]  # the journal, where this server has one
+    assert json.dumps(first[1]) == json.dumps(second[1])  # byte-identical journals
 
 
 def test_the_python_api_builds_what_a_file_holds_and_runs_it() -> None:
@@ -269,21 +234,6 @@ def test_a_typo_is_an_error_with_file_line_and_path(tmp_path: Path, text: str, e
         assert line.startswith(start), (line, start)
 
 
-def test_a_scenario_needing_support_the_server_lacks_is_refused_before_it_starts(tmp_path: Path) -> None:
-    scenario = Scenario().at(1).expire_tokens(email=USER[0]).at(2).clear_faults()
-
-    async def go() -> None:
-        async with MockServer(seed=42, clock="manual") as server:
-            missing = [name for name in ("expire_tokens", "faults") if not hasattr(server, name)]
-            if not missing:
-                pytest.skip("this server has every scripting feature")
-            with pytest.raises(ScenarioError, match=r"this server has no (token expiry|faults) support"):
-                await server.run_scenario(scenario)
-            assert server.clock.pending() == 0  # nothing was scheduled
-
-    run(go())
-
-
 def test_a_constructor_scenario_starts_with_the_server_and_a_bad_one_fails_the_constructor(tmp_path: Path) -> None:
     async def go() -> int:
         server = MockServer(seed=42, clock="manual", options=OPTIONS, scenario=[SCENARIOS / "bots-life.yaml"])
@@ -319,20 +269,8 @@ def test_clock_streams_and_the_other_features_steps_reach_the_server_by_name() -
         .disconnect(mode="ping-timeout")
     )
 
-    async def go() -> tuple[float, list[Any], bool]:
+    async def go() -> tuple[float, bool, list[dict[str, Any]], list[str]]:
         async with MockServer(seed=42, clock="manual") as server:
-            calls: list[Any] = []
-            if not hasattr(server, "expectations"):
-                server.expectations = type("E", (), {"add": lambda self, spec: calls.append(("expect", spec))})()  # type: ignore[attr-defined]
-            if not hasattr(server, "expire_tokens"):
-
-                async def expire(**selector: Any) -> list[str]:
-                    calls.append(("expire", selector))
-                    return []
-
-                server.expire_tokens = expire  # type: ignore[attr-defined]
-            if not hasattr(server, "disconnect"):
-                server.disconnect = Calls(server).disconnect  # type: ignore[attr-defined]
             scenario_run = await server.run_scenario(scenario)
             await server.clock.advance(1.5)
             speed, streaming = server.clock.speed, server.activity is not None
@@ -340,16 +278,17 @@ def test_clock_streams_and_the_other_features_steps_reach_the_server_by_name() -
             await server.clock.advance(1)
             assert scenario_run.errors == []
             assert scenario_run.done
+            handlers = [e.to_json() for e in server.expectations.list()]
+            marked = sorted(server.core.expired_before)
             await server.reset()
             assert server.activity is None  # reset: back to the constructor's streams (none)
-            return speed, calls, streaming
+            return speed, streaming, handlers, marked
 
-    speed, calls, streaming = run(go())
+    speed, streaming, handlers, marked = run(go())
     assert speed == 5
     assert streaming
-    expected = [("expect", {"match": {"service": "traders", "method": "find"}, "respond": {"data": []}, "times": 1})]
-    assert [c for c in calls if c[0] == "expect"] in ([], expected)
-    assert [c for c in calls if c[0] == "expire"] in ([], [("expire", {"email": USER[0]})])
+    assert [(h["match"], h.get("times")) for h in handlers] == [({"service": "traders", "method": "find"}, 1)]
+    assert marked == [USER_ID]  # the expire_tokens step expired the user's tokens
 
 
 def test_the_sync_handle_runs_scenarios_and_records_tapes(tmp_path: Path) -> None:
