@@ -37,6 +37,7 @@ from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
 from mockserver.server._control import ControlApi
 from mockserver.server._core import Core, Options
+from mockserver.server._engine import ShortHttpErrors
 from mockserver.server._hosts import HostCheck
 from mockserver.server._packets import DeepTolerantPacket
 from mockserver.server._recorder import Recorder
@@ -179,6 +180,7 @@ class MockServer:
         for item in self._scenarios:
             ScenarioRun(self, self.core, item, seed=seed)  # checks the server supports every step
         self._runner: web.AppRunner | None = None
+        self._http_log = ShortHttpErrors(self.sio.eio.console)
         self.port: int | None = None
         self._load()
 
@@ -193,7 +195,9 @@ class MockServer:
     async def start(self) -> MockServer:
         if self._runner is not None:
             raise RuntimeError("the server is already started")
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        runner = web.AppRunner(
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5, logger=self._http_log
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)
         try:

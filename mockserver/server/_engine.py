@@ -5,7 +5,8 @@
   where stock python-engineio prints a traceback and keeps the dead session for a ping timeout.
 - Each connection's send queue holds at most `send_queue_limit` characters of encoded packets; a client that stops
   reading is disconnected instead of growing the server without bound.
-- Every refused connection gets one short console line, and all of them together at most a few lines a second.
+- Every refused connection gets one short console line, and all of them together at most a few lines a second;
+  so does an HTTP request that aiohttp cannot parse (it would print a traceback).
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import engineio
 from aiohttp import WebSocketError, WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio import payload as eio_payload
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
-__all__ = ["DEFAULT_SEND_QUEUE_LIMIT", "ConsoleLines", "GuardedEngineServer", "SendQueue"]
+__all__ = ["DEFAULT_SEND_QUEUE_LIMIT", "ConsoleLines", "GuardedEngineServer", "SendQueue", "ShortHttpErrors"]
 
 log = logging.getLogger("mockserver.socket")
+http_log = logging.getLogger("mockserver.http")
 
 DEFAULT_SEND_QUEUE_LIMIT = 16 * 2**20
 CLOSE_HANDSHAKE_SECONDS = 1.0  # how long a refused client may take to answer our close frame
@@ -54,6 +58,10 @@ class ConsoleLines:
 
     def closing(self, sid: str, address: str | None, reason: str) -> bool:
         """Log `closing <sid> from <address>: <reason>` unless over the rate; True when it was logged."""
+        return self.say(log, f"closing {sid} from {address or 'unknown address'}: {reason}")
+
+    def say(self, logger: logging.Logger, line: str) -> bool:
+        """Log one warning line unless over the rate; True when it was logged."""
         now = self.clock()
         self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.per_second)
         self.updated = now
@@ -63,8 +71,30 @@ class ConsoleLines:
         self.tokens -= 1.0
         more = f" ({self.suppressed} more not shown)" if self.suppressed else ""
         self.suppressed = 0
-        log.warning("closing %s from %s: %s%s", sid, address or "unknown address", reason, more)
+        logger.warning("%s%s", line, more)
         return True
+
+
+class ShortHttpErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger a server's aiohttp request handlers get. aiohttp answers a request it cannot parse (a request line
+    or header over 8 KB, garbage) with a plain 400 before any handler runs, and logs a traceback for each; this
+    logs one short, rate-limited line instead and passes everything else on."""
+
+    def __init__(self, console: ConsoleLines) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.console = console
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        if exc_info is True or isinstance(exc_info, tuple):
+            error = (exc_info if isinstance(exc_info, tuple) else sys.exc_info())[1]
+        if isinstance(error, HttpProcessingError):
+            reason = " ".join(str(error.message).split(" when reading")[0].split())[:100]
+            address = args[0] if args else "unknown address"
+            self.console.say(http_log, f"refused a malformed HTTP request from {address}: {error.code} {reason}")
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 def _encoded_size(item: Any) -> int:
