@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mockserver.cli._contract import generate_command, schemas_group
+from mockserver.cli._export import export_command
 from mockserver.cli._scenarios import scenarios_group
 from mockserver.cli._serve import serve_command
 from mockserver.cli._tapes import record_command, replay_command
@@ -25,4 +26,4 @@ main.add_command(record_command)
 main.add_command(replay_command)
 main.add_command(verify_command)
 
-__all__ = ["main"]
+__all__ = ["export_command", "main"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
 from mockserver.contract._contract import Contract, ContractViolation, default_contract, load_contract
+from mockserver.contract._export import asyncapi_document, openapi_document
 from mockserver.contract._loader import ContractError
 from mockserver.contract._problems import Problem, RuledProblem, problems_from_errors
 
@@ -28,8 +29,10 @@ __all__ = [
     "RuledProblem",
     "Scope",
     "ServiceSpec",
+    "asyncapi_document",
     "default_contract",
     "load_contract",
+    "openapi_document",
     "problems_from_errors",
     "service_spec",
 ]
