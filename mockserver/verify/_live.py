@@ -96,6 +96,10 @@ async def verify(options: VerifyOptions, contract: Contract | None = None) -> Re
                         await run.write(client, path)
         await asyncio.sleep(options.duration)
         run.check_events(client, services)
+    except CannotVerify as exc:
+        if run.leftovers:
+            raise CannotVerify(f"{exc}; scratch records left behind: {', '.join(run.leftovers)}") from None
+        raise
     finally:
         await client.close()
     return run.report
@@ -141,7 +145,8 @@ class _Run:
         self.base = options.url.rstrip("/")
         self.token = ""
         self.http: aiohttp.ClientSession | None = None
-        self.awaited_events: set[str] = set()
+        self.leftovers: list[str] = []
+        """Scratch records that could not be removed, as `<path> <id>`."""
 
     # -- logging in ----------------------------------------------------------------------------------------------
     async def login(self, client: FeathersSocketClient) -> None:
@@ -270,7 +275,6 @@ class _Run:
         return result_id
 
     async def _expect_event(self, client: FeathersSocketClient, name: str, record_id: Any, method: str) -> None:
-        self.awaited_events.add(name)
         start = time.monotonic()
         deadline = start + self.options.event_wait
         while True:
@@ -290,8 +294,12 @@ class _Run:
             return
         drifts = []
         for record_id in created:
-            error, _ = await self._call(client, "remove", path, record_id, {})
+            try:
+                error, _ = await self._call(client, "remove", path, record_id, {})
+            except CannotVerify as exc:  # the connection is gone: say what is left, let the first problem stand
+                error = _HttpFailure(str(exc))
             if error is not None and _code(error) != 404:
+                self.leftovers.append(f"{path} {record_id}")
                 drifts.append(
                     Drift("cleanup failed", f"could not remove scratch record {record_id}: {_error_line(error)}")
                 )
