@@ -73,7 +73,7 @@ def _pod_result(contract: Contract) -> dict[str, Any]:
     results = [
         _schema(contract, "traders/pods", kind) for kind in contract.kinds("traders/pods") if kind.startswith("result:")
     ]
-    return {"description": "The command's result: ping, status, balance or profit (§10.10).", "anyOf": results}
+    return {"description": "The command's result: ping, status, balance or profit.", "anyOf": results}
 
 
 def _result_schema(contract: Contract, spec: ServiceSpec, method: str) -> dict[str, Any]:
