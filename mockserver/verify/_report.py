@@ -86,7 +86,7 @@ class Report:
         """The one-line verdict the CLI prints last."""
         ran = sum(1 for check in self.checks if check.skipped is None)
         if self.clean:
-            return f"clean: {ran} checks passed against {self.url}"
+            return f"clean: {ran} check{'' if ran == 1 else 's'} passed against {self.url}"
         failed_groups = sorted({check.group for check, _ in self.drifts})
         return (
             f"drift: {len(self.drifts)} problems in {len(failed_groups)} of {len(self.groups())} groups "

@@ -110,6 +110,7 @@ def test_drift_in_the_mock_is_reported_and_scratch_records_are_still_removed(
         while not stop.wait(0.1):
             trader = next(iter(t for t in server.server.store.tables["traders"].values() if t["userId"] == user_id))
             server.emit("traders", "patched", {**trader, "status": "idle", "stopLoss": 1}, validate=False)
+            server.run(server.server.sio.emit("robots exploded", {"count": 3}))  # no such event in the contract
 
     emitter = threading.Thread(target=emit_bad_events, daemon=True)
     emitter.start()
@@ -131,6 +132,7 @@ def test_drift_in_the_mock_is_reported_and_scratch_records_are_still_removed(
     traders_patched = next(text for (suite, _), text in failures.items() if suite == "traders patched")
     assert "enum drift: status: must be one of" in traders_patched
     assert "unknown field: stopLoss: is not a known field" in traders_patched
+    assert "unknown event: " in failures["unknown events", "robots exploded"]
     assert "FAIL strategies" in done.stdout
     assert "FAIL traders patched" in done.stdout
     assert scratch_records(server) == []  # the failed patch left the created strategy behind; verify removed it
