@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import socketio
 
 from mockserver.client import FeathersSocketClient
 from mockserver.contract import SERVICES, Contract, default_contract
@@ -153,8 +154,10 @@ class _Run:
         body = {"strategy": "local", "email": self.options.email, "password": self.options.password}
         start = time.monotonic()
         error, result = await self._call(client, "create", "authentication", body, {})
+        if isinstance(error, _NoAnswer):
+            raise CannotVerify(f"{self.options.url} did not answer the login: {error.reason}")
         if error is not None:
-            message = error.get("message") if isinstance(error, dict) else error
+            message = error.get("message") if isinstance(error, dict) else json.dumps(error)[:120]
             raise CannotVerify(f"login refused by {self.options.url}: {message}")
         if not isinstance(result, dict) or not isinstance(result.get("accessToken"), str):
             raise CannotVerify(f"login answered without an accessToken: {json.dumps(result)[:200]}")
@@ -223,7 +226,7 @@ class _Run:
         drifts: list[Drift] = []
         if error is None:
             drifts.append(Drift("wrong status", f"answered {json.dumps(result)[:120]} instead of 404 NotFound"))
-        elif isinstance(error, _HttpFailure):
+        elif isinstance(error, _NoAnswer):
             drifts.append(Drift("call failed", error.reason))
         else:
             drifts.extend(self._error_shape(error))
@@ -257,7 +260,7 @@ class _Run:
         check = self.report.add(path, f"socket {method}")
         if error is not None:
             check.drifts.append(Drift("call failed", f"{method} answered {_error_line(error)}"))
-            check.drifts.extend(self._error_shape(error) if not isinstance(error, _HttpFailure) else [])
+            check.drifts.extend(self._error_shape(error) if not isinstance(error, _NoAnswer) else [])
             check.seconds = time.monotonic() - start
             return None
         check.drifts.extend(_unique(drifts_from_problems(self.contract.violations(path, "object", result))))
@@ -297,7 +300,7 @@ class _Run:
             try:
                 error, _ = await self._call(client, "remove", path, record_id, {})
             except CannotVerify as exc:  # the connection is gone: say what is left, let the first problem stand
-                error = _HttpFailure(str(exc))
+                error = _NoAnswer(str(exc))
             if error is not None and _code(error) != 404:
                 self.leftovers.append(f"{path} {record_id}")
                 drifts.append(
@@ -331,8 +334,8 @@ class _Run:
         """(error body, None) or (None, result) of one socket call, as the ack carried them."""
         try:
             reply = await client.sio.call(method, (path, *args), timeout=self.options.timeout)
-        except TimeoutError:
-            return _HttpFailure(f"no answer to {method} {path} within {self.options.timeout:g} s"), None
+        except (TimeoutError, socketio.exceptions.TimeoutError):
+            return _NoAnswer(f"no answer to {method} {path} within {self.options.timeout:g} s"), None
         except Exception as exc:  # the connection went away
             raise CannotVerify(f"the socket connection failed during {method} {path}: {_reason(exc)}") from None
         if isinstance(reply, list | tuple):
@@ -362,7 +365,7 @@ class _Run:
     async def _rest(self, verb: str, target: str, body: Any = None) -> tuple[Any, Any]:
         """(error body, None) or (None, result) of one REST request."""
         status, payload = await self._rest_raw(verb, target, body)
-        if isinstance(payload, _HttpFailure):
+        if isinstance(payload, _NoAnswer):
             return payload, None
         if status >= 400:
             return payload, None
@@ -375,13 +378,11 @@ class _Run:
                 text = await response.text()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return 0, _HttpFailure(f"{verb} {target} failed: {_reason(exc) or type(exc).__name__}")
+            return 0, _NoAnswer(f"{verb} {target} failed: {_reason(exc) or type(exc).__name__}")
         try:
             return status, json.loads(text)
         except json.JSONDecodeError:
-            return status, _HttpFailure(
-                f"{verb} {target} answered {status} with a body that is not JSON: {text[:80]!r}"
-            )
+            return status, _NoAnswer(f"{verb} {target} answered {status} with a body that is not JSON: {text[:80]!r}")
 
     async def _rest_check(
         self,
@@ -396,7 +397,7 @@ class _Run:
         start = time.monotonic()
         status, payload = await self._rest_raw(verb, target, body)
         check = self.report.add(group, name)
-        if isinstance(payload, _HttpFailure):
+        if isinstance(payload, _NoAnswer):
             check.drifts.append(Drift("call failed", payload.reason))
         elif status != expected:
             check.drifts.append(Drift("wrong status", f"{verb} {target} answered {status}, expected {expected}"))
@@ -408,7 +409,7 @@ class _Run:
         return status, payload
 
     def _error_drifts(self, error: Any) -> list[Drift]:
-        if isinstance(error, _HttpFailure):
+        if isinstance(error, _NoAnswer):
             return [Drift("call failed", error.reason)]
         return [Drift("call failed", f"answered {_error_line(error)}"), *self._error_shape(error)]
 
@@ -418,8 +419,8 @@ class _Run:
 
 
 @dataclass(frozen=True, slots=True)
-class _HttpFailure:
-    """A request that got no usable answer (refused, timed out, not JSON)."""
+class _NoAnswer:
+    """A call or request that got no usable answer (refused, timed out, not JSON)."""
 
     reason: str
 
@@ -430,7 +431,7 @@ def _code(error: Any) -> int | None:
 
 
 def _error_line(error: Any) -> str:
-    if isinstance(error, _HttpFailure):
+    if isinstance(error, _NoAnswer):
         return error.reason
     if isinstance(error, dict):
         return f"{error.get('code')} {error.get('name')}: {error.get('message')}"

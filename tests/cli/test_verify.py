@@ -6,6 +6,7 @@ schema) must fail with a report naming each problem, and the scratch records mus
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -136,6 +137,20 @@ def test_drift_in_the_mock_is_reported_and_scratch_records_are_still_removed(
     assert "FAIL strategies" in done.stdout
     assert "FAIL traders patched" in done.stdout
     assert scratch_records(server) == []  # the failed patch left the created strategy behind; verify removed it
+
+
+def test_a_call_that_gets_no_answer_is_drift_and_the_run_goes_on(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hang(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(3)
+
+    monkeypatch.setattr(server.server.core.services["traders"], "find", hang)
+    done = verify("--url", server.url, *USER, "--services", "traders,strategies", "--duration", "0", "--timeout", "0.5")
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "call failed: no answer to find traders within 0.5 s" in done.stdout
+    assert "ok   strategies" in done.stdout
 
 
 @pytest.mark.parametrize(
