@@ -14,7 +14,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -195,21 +195,17 @@ class _Run:
                 self.report.add(path, "socket get", skipped="find returned no record to get")
             else:
                 await self._socket_check(client, path, "socket get", "get", (first_id, {}), (path, "object"))
-            await self._missing_check(
-                path, "socket get of a missing id", lambda: self._call(client, "get", path, MISSING_ID, {})
-            )
+            await self._missing_check(path, "socket get of a missing id", self._socket_get_missing(client, path))
 
         status, body = await self._rest_check(path, "rest find", "GET", f"/{path}", 200, None)
-        if status == 200:
+        if status == 200 and not isinstance(body, _NoAnswer):
             self.report.checks[-1].drifts.extend(self._page_drifts(path, body))
         if "get" in spec.methods and first_id is not None:
             await self._rest_check(
                 path, "rest get", "GET", f"/{path}/{quote(str(first_id), safe='')}", 200, (path, "object")
             )
         if "get" in spec.methods:
-            await self._missing_check(
-                path, "rest get of a missing id", lambda: self._rest("GET", f"/{path}/{MISSING_ID}")
-            )
+            await self._missing_check(path, "rest get of a missing id", self._rest_raw("GET", f"/{path}/{MISSING_ID}"))
 
     def _page_drifts(self, path: str, result: Any) -> list[Drift]:
         if isinstance(result, list):  # `paginate: false` on the server: the client gets no total to page with
@@ -219,19 +215,27 @@ class _Run:
             return _collapse_items(drifts)
         return _collapse_items(drifts_from_problems(self.contract.violations(path, "page", result)))
 
-    async def _missing_check(self, path: str, name: str, call: Callable[[], Awaitable[tuple[Any, Any]]]) -> None:
-        """A get of an id no record has must fail with 404 NotFound in the error shape."""
-        start = time.monotonic()
-        error, result = await call()
-        drifts: list[Drift] = []
+    async def _socket_get_missing(self, client: FeathersSocketClient, path: str) -> tuple[int | None, Any]:
+        error, result = await self._call(client, "get", path, MISSING_ID, {})
         if error is None:
-            drifts.append(Drift("wrong status", f"answered {json.dumps(result)[:120]} instead of 404 NotFound"))
-        elif isinstance(error, _NoAnswer):
-            drifts.append(Drift("call failed", error.reason))
+            return None, result
+        return None, error if isinstance(error, _NoAnswer) else _Failed(error)
+
+    async def _missing_check(self, path: str, name: str, answer: Awaitable[tuple[int | None, Any]]) -> None:
+        """A get of an id no record has must fail with 404 NotFound in the error shape (over REST: status 404)."""
+        start = time.monotonic()
+        status, body = await answer
+        drifts: list[Drift] = []
+        if isinstance(body, _NoAnswer):
+            drifts.append(Drift("call failed", body.reason))
+        elif (status is not None and status < 400) or (status is None and not isinstance(body, _Failed)):
+            drifts.append(Drift("wrong status", f"answered {json.dumps(body)[:120]} instead of 404 NotFound"))
         else:
+            error = body.error if isinstance(body, _Failed) else body
             drifts.extend(self._error_shape(error))
-            if _code(error) != 404:
-                drifts.append(Drift("wrong status", f"expected 404 NotFound, got {_error_line(error)}"))
+            if _code(error) != 404 or status not in (None, 404):
+                where = "" if status is None else f"HTTP {status}, "
+                drifts.append(Drift("wrong status", f"expected 404 NotFound, got {where}{_error_line(error)}"))
         self.report.add(path, name, drifts).seconds = time.monotonic() - start
 
     # -- writing ---------------------------------------------------------------------------------------------------
@@ -362,15 +366,6 @@ class _Run:
         )
         self.report.add(group, name, _unique(drifts)).seconds = time.monotonic() - start
 
-    async def _rest(self, verb: str, target: str, body: Any = None) -> tuple[Any, Any]:
-        """(error body, None) or (None, result) of one REST request."""
-        status, payload = await self._rest_raw(verb, target, body)
-        if isinstance(payload, _NoAnswer):
-            return payload, None
-        if status >= 400:
-            return payload, None
-        return None, payload
-
     async def _rest_raw(self, verb: str, target: str, body: Any = None) -> tuple[int, Any]:
         assert self.http is not None
         try:
@@ -416,6 +411,13 @@ class _Run:
     def _error_shape(self, error: Any) -> list[Drift]:
         problems = self.contract.violations("error", "object", error)
         return [Drift("error shape", d.message, d.path or "(root)") for d in drifts_from_problems(problems)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A socket call answered with an error (its body)."""
+
+    error: Any
 
 
 @dataclass(frozen=True, slots=True)

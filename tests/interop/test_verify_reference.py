@@ -115,6 +115,9 @@ def test_a_drifting_feathers_server_fails_with_each_drift_in_the_junit_file(
     # a plain-array find, on both transports
     for check in ("socket find", "rest find"):
         assert "wrong shape: find answered a plain array" in (failed["exchanges/ticker", check] or "")
+    # an error sent with a success status
+    assert "wrong status: answered {" in (failed["traders", "rest get of a missing id"] or "")
+    assert cases["traders", "socket get of a missing id"] is None
     # what did not drift still passes: templates, error shapes, the removed event's {_id}
     assert cases["strategies/templates", "socket find"] is None
     assert cases["strategies", "rest get of a missing id"] is None
