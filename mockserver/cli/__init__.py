@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from mockserver.cli._contract import generate_command, schemas_group
+from mockserver.cli._export import export_command
 from mockserver.cli._scenarios import scenarios_group
 from mockserver.cli._serve import serve_command
 from mockserver.cli._tapes import record_command, replay_command
+from mockserver.cli._verify import verify_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +24,6 @@ main.add_command(generate_command)
 main.add_command(scenarios_group)
 main.add_command(record_command)
 main.add_command(replay_command)
+main.add_command(verify_command)
 
-__all__ = ["main"]
+__all__ = ["export_command", "main"]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
 from mockserver.contract._contract import Contract, ContractViolation, default_contract, load_contract
+from mockserver.contract._export import asyncapi_document, openapi_document
 from mockserver.contract._loader import ContractError
-from mockserver.contract._problems import Problem, problems_from_errors
+from mockserver.contract._problems import Problem, RuledProblem, problems_from_errors
 
 __all__ = [
     "METHODS",
@@ -25,10 +26,13 @@ __all__ = [
     "ContractError",
     "ContractViolation",
     "Problem",
+    "RuledProblem",
     "Scope",
     "ServiceSpec",
+    "asyncapi_document",
     "default_contract",
     "load_contract",
+    "openapi_document",
     "problems_from_errors",
     "service_spec",
 ]

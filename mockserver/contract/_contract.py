@@ -24,7 +24,7 @@ from referencing.exceptions import Unresolvable
 
 from mockserver.contract._catalog import SERVICES, ServiceSpec
 from mockserver.contract._loader import BASE_URI, DIALECT, ContractError, check_formats, load_schemas, locate_schemas
-from mockserver.contract._problems import Problem, problems_from_errors
+from mockserver.contract._problems import Problem, RuledProblem, problems_from_errors, ruled_problems_from_errors
 from mockserver.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -173,6 +173,11 @@ class Contract:
         """Every problem of `instance` as `{path, message}` items, sorted by path; `[]` when it is valid."""
         validator = self._validators[self._key(service, kind)]
         return problems_from_errors(validator.iter_errors(instance))
+
+    def violations(self, service: str, kind: str, instance: Any) -> list[RuledProblem]:
+        """The problems of `validate`, each with the schema rule it broke (`required`, `type`, `enum`, ...)."""
+        validator = self._validators[self._key(service, kind)]
+        return ruled_problems_from_errors(validator.iter_errors(instance))
 
     def validate_event(self, event_name: str, payload: Any) -> list[Problem]:
         """Validate an event payload by its wire name, e.g. `"strategies removed"`."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:  # jsonschema is imported when the first validator is built, not at start-up
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["Problem", "problems_from_errors"]
+__all__ = ["Problem", "RuledProblem", "problems_from_errors", "ruled_problems_from_errors"]
 
 
 class Problem(TypedDict):
@@ -24,6 +24,15 @@ class Problem(TypedDict):
 
     path: str
     message: str
+
+
+class RuledProblem(TypedDict):
+    """A problem with the schema rule it broke (`required`, `additionalProperties`, `type`, `enum`, ...), for
+    reports that sort problems into kinds; the wire keeps the plain `Problem`."""
+
+    path: str
+    message: str
+    rule: str
 
 
 PathPart = str | int
@@ -54,18 +63,23 @@ _REJECTING_RULES = frozenset({"const", "enum", "type"})
 
 def problems_from_errors(errors: Iterable[ValidationError]) -> list[Problem]:
     """One problem per (path, rule), sorted by path so the same input always gives the same list."""
+    return [{"path": item["path"], "message": item["message"]} for item in ruled_problems_from_errors(errors)]
+
+
+def ruled_problems_from_errors(errors: Iterable[ValidationError]) -> list[RuledProblem]:
+    """The problems of `problems_from_errors`, each with the rule it broke."""
     seen_rules: set[tuple[tuple[PathPart, ...], str]] = set()
     seen_messages: set[tuple[tuple[PathPart, ...], str]] = set()
-    found: list[tuple[tuple[PathPart, ...], str]] = []
+    found: list[tuple[tuple[PathPart, ...], str, str]] = []
     for error in errors:
         for parts, rule, message in _expand(error):
             if (parts, rule) in seen_rules or (parts, message) in seen_messages:
                 continue
             seen_rules.add((parts, rule))
             seen_messages.add((parts, message))
-            found.append((parts, message))
+            found.append((parts, message, rule))
     found.sort(key=lambda item: (_sort_key(item[0]), item[1]))
-    return [{"path": _dotted(parts), "message": message} for parts, message in found]
+    return [{"path": _dotted(parts), "message": message, "rule": rule} for parts, message, rule in found]
 
 
 def _dotted(parts: Sequence[PathPart]) -> str:

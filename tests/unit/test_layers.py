@@ -99,6 +99,11 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("mockserver.server", ("mockserver.cli", "mockserver.strategies", "hypothesis", "pytest", "click")),
+    # verify is a client of a live server: it must not use the mock's own code to judge it.
+    (
+        "mockserver.verify",
+        ("mockserver.server", "mockserver.cli", "mockserver.strategies", "hypothesis", "pytest", "click"),
+    ),
     ("mockserver.cli", ("pytest_plugin", "pytest", "hypothesis")),
     ("mockserver", ("pytest", "click", "hypothesis", "mockserver.cli", "mockserver.strategies")),
     ("pytest_plugin", ("click", "mockserver.cli")),
@@ -160,6 +165,7 @@ def test_only_the_cli_imports_click_and_only_the_plugin_imports_pytest() -> None
         ("mockserver.synth", ("socketio", "aiohttp", "hypothesis", "click", "pytest")),
         ("mockserver", ("hypothesis", "click", "pytest")),
         ("mockserver.cli", ("hypothesis", "pytest", "aiohttp", "socketio")),
+        ("mockserver.verify", ("mockserver.server", "hypothesis", "click", "pytest")),
     ],
 )
 def test_module_imports_alone_without_heavy_layers(module: str, must_not_load: tuple[str, ...]) -> None:
