@@ -261,7 +261,13 @@ class SyncClient:
 
     @property
     def events(self) -> Mapping[str, list[Any]]:
+        """Payloads received, by event name (`client.events["traders patched"]`)."""
         return self.client.events
+
+    @property
+    def log(self) -> list[tuple[str, Any]]:
+        """(event, payload) of everything received, in arrival order."""
+        return self.client.log
 
     def call(self, method: str, path: str, *args: Any) -> Any:
         return self._thread.run(self.client.call(method, path, *args))
