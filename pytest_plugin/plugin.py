@@ -147,7 +147,7 @@ def cryptorobot_mock(
 
     marker = request.node.get_closest_marker("cryptorobot_mock")
     if marker is not None and marker.args:
-        raise pytest.UsageError("the cryptorobot_mock marker takes keyword arguments only")
+        pytest.fail("the cryptorobot_mock marker takes keyword arguments only", pytrace=False)
     try:
         config = resolve(
             seed=cryptorobot_mock_seed,
@@ -157,7 +157,7 @@ def cryptorobot_mock(
             marker=None if marker is None else marker.kwargs,
         )
     except (TypeError, ValueError) as error:
-        raise pytest.UsageError(str(error)) from None
+        pytest.fail(str(error), pytrace=False)
     handle = start(_cryptorobot_mock_pool.get(config), config)
     request.node.stash.setdefault(HANDLES_KEY, []).append(handle)
     return handle
