@@ -69,6 +69,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """After the test body: fail it with what its servers saw go wrong (contract violations, failed scheduled
     callbacks); if it failed already, add them as notes to its own error."""
+    __tracebackhide__ = True  # the report shows the problem, not this hook
     try:
         result = yield
     except BaseException as error:
