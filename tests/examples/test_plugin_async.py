@@ -4,6 +4,8 @@ import pytest
 
 from mockserver.client import FeathersSocketClient
 
+pytest.importorskip("pytest_asyncio", reason="the async example runs on pytest-asyncio (in the test extras)")
+
 
 @pytest.mark.asyncio
 async def test_an_async_client_hears_pushed_events(cryptorobot_mock, cryptorobot_mock_users):
