@@ -18,7 +18,9 @@ needs_journal = pytest.mark.skipif(not hasattr(MockServer, "journal"), reason="n
 
 def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_inner=source)
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:asyncio", *args)
+    return pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:hypothesispytest", *args
+    )
 
 
 def test_every_fixture_serves_the_seeded_server(pytester: pytest.Pytester) -> None:
@@ -248,7 +250,7 @@ def test_a_run_without_the_fixtures_loads_no_server(pytester: pytest.Pytester) -
             assert loaded == []
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:asyncio")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:hypothesispytest")
     result.assert_outcomes(passed=1)
 
 
@@ -271,7 +273,15 @@ def test_xdist_workers_each_have_their_own_server_with_the_same_seed(pytester: p
         """
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:asyncio", "-n", "2", "--cryptorobot-mock-seed=random"
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:hypothesispytest",
+        "-n",
+        "2",
+        "--cryptorobot-mock-seed=random",
     )
     result.assert_outcomes(passed=6)
     header = re.search(r"cryptorobot-mock: seed (\d+)", result.stdout.str())
