@@ -66,20 +66,21 @@ def test_the_disorder_switches_are_drawn() -> None:
 
 
 def test_a_failure_shrinks_to_the_fewest_steps() -> None:
-    """A handler that breaks on a patch for a record it never saw: the smallest failing draw is that one patch."""
+    """A handler that breaks on a patch for a record it never saw: the smallest failing draw is that one patch
+    (messages: small records, so shrinking is quick)."""
 
     def breaks(steps: list[Step]) -> bool:
         seen: set[str] = set()
         for step in steps:
-            if step.event == "traders created":
+            if step.event == "messages created":
                 seen.add(step.payload["_id"])
-            elif step.event == "traders patched" and step.payload["_id"] not in seen:
+            elif step.event == "messages patched" and step.payload["_id"] not in seen:
                 return True
         return False
 
-    strategy = event_sequences("traders", records=2, max_patches=2)
+    strategy = event_sequences("messages", records=2, max_patches=2)
     smallest = find(strategy, breaks, settings=settings(database=None, max_examples=300))
-    assert [step.event for step in smallest] == ["traders patched"]
+    assert [step.event for step in smallest] == ["messages patched"]
 
 
 def test_feed_calls_the_handler_for_events_and_on_reconnect_for_reconnects() -> None:
