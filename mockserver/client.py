@@ -34,11 +34,14 @@ class FeathersSocketClient:
         self.timeout = timeout
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: defaultdict[str, list[Any]] = defaultdict(list)
+        self.log: list[tuple[str, Any]] = []  # (event, payload) of every event, in arrival order
         self._arrived = asyncio.Condition()
         self.sio.on("*", self._record)
 
     async def _record(self, event: str, *args: Any) -> None:
-        self.events[event].append(args[0] if len(args) == 1 else list(args))
+        payload = args[0] if len(args) == 1 else list(args)
+        self.events[event].append(payload)
+        self.log.append((event, payload))
         async with self._arrived:
             self._arrived.notify_all()
 

@@ -5,7 +5,9 @@
     def test_ui_renders(trader, payload): ...
 
 `record` covers what the server sends (objects, pages, results, the key `created`); `request` what a client
-sends (`create`, `patch`, authentication's `request`); `event` an event payload by its wire name (D1).
+sends (`create`, `patch`, authentication's `request`); `event` an event payload by its wire name (D1);
+`event_sequences` whole create -> patch -> remove histories with duplicates, disorder and reconnects, which `feed`
+hands to a callable (the pytest plugin's `cryptorobot_mock.feed` sends them to a live client).
 
 Two sources, both valid by construction and both shrinking to simple values:
 - `realistic=True` (the default): the fast generator of `mockserver.synth` with hypothesis making every random
@@ -31,9 +33,10 @@ from hypothesis import strategies as st
 
 from mockserver.contract import Contract, default_contract
 from mockserver.strategies._schema import UnsupportedSchemaError, from_schema
+from mockserver.strategies._sequences import Step, event_sequences, feed
 from mockserver.synth import Generator
 
-__all__ = ["REQUEST_KINDS", "UnsupportedSchemaError", "event", "record", "request"]
+__all__ = ["REQUEST_KINDS", "Step", "UnsupportedSchemaError", "event", "event_sequences", "feed", "record", "request"]
 
 REQUEST_KINDS = frozenset({"create", "patch", "request"})
 """Kinds a client sends; every other kind is something the server sends."""

@@ -462,11 +462,7 @@ def _object(node: Schema, where: str) -> Strategy:
         room = min(room, node["maxProperties"] - len(required))
         if room < need:
             return st.nothing()  # the required properties alone pass the maximum: this branch has no instance
-    chosen = (
-        st.lists(st.sampled_from(optional), min_size=need, max_size=room, unique=True)
-        if optional
-        else st.just([])
-    )
+    chosen = st.lists(st.sampled_from(optional), min_size=need, max_size=room, unique=True) if optional else st.just([])
     extras = (
         st.dictionaries(st.text(_TEXT, min_size=1, max_size=12), extra, max_size=_MAX_EXTRA_KEYS)
         if extra is not None and not extra.is_empty
