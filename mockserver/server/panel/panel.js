@@ -283,7 +283,8 @@ function entryRow (entry) {
   const head = el('summary', {},
     el('span', { class: 't mono', text: shortTime(entry.time) + ' ' }),
     el('span', { class: `kind k-${entry.kind}`, text: entry.kind }),
-    el('span', { text: ` ${entry.email || (entry.connection ? entry.connection.slice(0, 8) : '')} ` }),
+    el('span', { class: 'who', text: entry.email || (entry.connection ? entry.connection.slice(0, 8) : '') }),
+    ' ',
     el('span', { text: summary(entry) }))
   const body = el('pre', { text: JSON.stringify(entry, null, 2) })
   return el('li', { 'data-kind': entry.kind, 'data-seq': String(entry.seq) }, el('details', {}, head, body))
