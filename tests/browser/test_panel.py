@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WAIT_S, LiveClient, Page
+from panel_support import WAIT_S, LiveClient, Page
 
 from mockserver import MockServer
 from mockserver.server import ServerThread
