@@ -17,8 +17,10 @@ from mockserver.server import ServerThread
 SEED = 42
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Playwright's sync API keeps an asyncio loop running in the main thread while it is
+    started, which would break `asyncio.run` in the tests of other folders: so it stops with the module."""
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright

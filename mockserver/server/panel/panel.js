@@ -184,7 +184,7 @@ function showConnections (connections) {
         type: 'button',
         class: 'small',
         'aria-label': `Expire the tokens of ${c.email}`,
-        text: 'Expire token',
+        text: 'Expire',
         onclick: () => act('POST', 'tokens/expire', { email: c.email }, `Expired the tokens of ${c.email}.`)
       }))
     }
