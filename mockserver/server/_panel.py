@@ -115,11 +115,13 @@ class Feed:
         self.transports: dict[str, str] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._connections_due = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- who listens ------------------------------------------------------------------------------------------
     def open(self) -> tuple[Stream, dict[str, Any]]:
         """A new stream and the state it starts from, taken in one step so no entry falls between them."""
         stream = Stream()
+        self._loop = asyncio.get_running_loop()
         if self._unsubscribe is None:
             self._catch_up()
             self._unsubscribe = self.server.journal.subscribe(self.on_entry)
@@ -170,7 +172,12 @@ class Feed:
             stream.push(event, data)
 
     def on_entry(self, entry: dict[str, Any]) -> None:
-        """A journal subscriber: runs inside `journal.record`, so it only queues."""
+        """A journal subscriber: runs inside `journal.record`, so it only queues. An entry recorded off the server's
+        loop (a test thread calling `journal.record`) is handed to the loop first: the queues are not thread-safe."""
+        loop = self._loop
+        if loop is not None and _current_loop() is not loop:
+            loop.call_soon_threadsafe(self.on_entry, entry)
+            return
         kind = entry["kind"]
         connection = entry.get("connection")
         changed = kind in CONNECTION_KINDS or (kind == "ack" and entry.get("service") == "authentication")
@@ -195,7 +202,7 @@ class Feed:
         if self._connections_due:
             return
         self._connections_due = True
-        asyncio.get_running_loop().call_soon(self._send_connections)
+        asyncio.get_running_loop().call_soon(self._send_connections)  # on_entry runs on the loop
 
     def _send_connections(self) -> None:
         self._connections_due = False
@@ -209,6 +216,13 @@ class Feed:
                 self.last_activity[entry["connection"]] = entry["time"]
             for sid in entry.get("to") or ():
                 self.last_activity[sid] = entry["time"]
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def wants_html(request: web.BaseRequest) -> bool:

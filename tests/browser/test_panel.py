@@ -166,3 +166,64 @@ def test_with_a_control_token_the_panel_asks_for_it_once_per_tab(panel: Page, sc
         assert not dialog.is_visible()
     # The first request without the token was refused (403): the browser logs that one failed load.
     assert [error for error in panel.errors if "403" not in error] == []
+
+
+def test_scenarios_tapes_clock_filters_pause_and_reset_from_the_panel(
+    panel: Page, panel_server: ServerThread, feathers_client: LiveClient, screenshots: Path, tmp_path: Path
+) -> None:
+    page = open_panel(panel, panel_server.url)
+    connection_row(page, "user@example.com").wait_for()
+    page.get_by_text("Scenarios and tapes").click()
+
+    tape = tmp_path / "panel.tape"
+    page.get_by_label("Record to").fill(str(tape))
+    page.get_by_role("button", name="Start recording").click()
+    page.locator("#notice", has_text=f"Recording to {tape}.").wait_for()
+    emit = "{event: traders patched, user: user@example.com, fields: {name: Scenario trader}}"
+    scenario = f"name: from the panel\nsteps:\n  - at: 0\n    emit: {emit}\n"
+    page.get_by_label("Scenario (YAML)").fill(scenario)
+    page.get_by_role("button", name="Run scenario").click()
+    line = feathers_client.wait_for(lambda line: line["type"] == "event", "the scenario's traders patched")
+    assert line["data"]["name"] == "Scenario trader"
+    page.get_by_role("button", name="Stop recording").click()
+    page.locator("#notice", has_text="Recording stopped.").wait_for()
+    assert tape.stat().st_size > 0
+
+    page.get_by_label("Tape").fill(str(tape))
+    page.get_by_label("Replay speed").fill("10")
+    page.get_by_role("button", name="Replay").click()
+    line = feathers_client.wait_for(lambda line: line["type"] == "event", "the replayed traders patched")
+    assert line["data"]["name"] == "Scenario trader"
+
+    # The journal's user filter and pause.
+    page.get_by_label("User", exact=True).fill("trader@example.com")
+    expect(page.locator("#journal li")).to_have_count(0)
+    page.get_by_label("User", exact=True).fill("user@")
+    expect(page.locator("#journal li[data-kind=event]")).to_have_count(2)
+    page.get_by_role("button", name="Pause").click()
+    panel_server.emit("traders", "patched", {**line["data"], "name": "While paused"})
+    feathers_client.wait_for(lambda line: line["type"] == "event", "the event sent while paused")
+    expect(page.get_by_role("button", name="Resume (1 new)")).to_be_visible()
+    expect(page.locator("#journal li[data-kind=event]")).to_have_count(2)
+    page.get_by_role("button", name="Resume (1 new)").click()
+    expect(page.locator("#journal li[data-kind=event]")).to_have_count(3)
+
+    # The clock: freeze, then advance an hour.
+    page.get_by_text("Clock and store").click()
+    page.get_by_role("button", name="Freeze").click()
+    expect(page.locator("#clock-mode")).to_have_text("(manual)")
+    before = panel_server.server.clock.time()
+    page.get_by_label("Advance (s)").fill("3600")
+    page.get_by_role("button", name="Advance", exact=True).click()
+    page.locator("#notice", has_text="Advanced 3600 s.").wait_for()
+    assert panel_server.server.clock.time() - before == pytest.approx(3600, abs=1)
+    page.screenshot(path=str(screenshots / "tapes-clock-filters.png"), full_page=True)
+
+    # Reset: the connection is dropped, the journal view starts over.
+    page.get_by_role("button", name="Reset the store").click()
+    page.locator("#notice", has_text="The store was reset.").wait_for()
+    feathers_client.wait_for(lambda line: line["type"] == "disconnect", "the reset's disconnect")
+    expect(page.locator("#connections tr")).to_have_count(0)
+    expect(page.locator("#journal li[data-kind=event]")).to_have_count(0)
+    assert panel_server.server.clock.describe()["mode"] == "real"
+    panel.assert_no_errors()

@@ -244,3 +244,16 @@ def test_the_feed_takes_the_token_as_a_query_parameter() -> None:
             await server.stop()
 
     assert asyncio.run(scenario()) == [403, 403, 200]
+
+
+def test_an_entry_journaled_off_the_servers_loop_still_reaches_the_panel(crmock: ServerThread) -> None:
+    async def scenario() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session:
+            async for feed in open_feed(session, crmock.url):
+                await feed.until("hello")
+                crmock.server.journal.record("rest", method="GET", path="/from-a-test-thread")  # not the server's loop
+                entry: dict[str, Any] = await feed.until("entry")
+                return entry
+        raise AssertionError("unreachable")
+
+    assert run(scenario())["path"] == "/from-a-test-thread"

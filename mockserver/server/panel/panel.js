@@ -15,6 +15,8 @@ const state = {
   lastSeq: 0,
   paused: false,
   held: 0,
+  dropped: 0,
+  who: new Map(), // connection id -> email, as last seen (an event entry names only the connections it reached)
   connections: [],
   clock: null,
   clockAt: 0,
@@ -136,14 +138,15 @@ function openFeed () {
   source.addEventListener('connections', (message) => showConnections(JSON.parse(message.data)))
   source.addEventListener('clock', (message) => showClock(JSON.parse(message.data)))
   source.addEventListener('dropped', (message) => {
-    const { count } = JSON.parse(message.data)
-    $('journal-note').textContent = `The panel fell behind: ${count} journal entries were dropped.`
+    state.dropped += JSON.parse(message.data).count
+    $('journal-note').textContent = `The panel fell behind: ${state.dropped} live messages were dropped.`
   })
 }
 
 function startOver (hello) {
   state.entries = []
   state.lastSeq = 0
+  state.dropped = 0
   if (hello.events) setEvents(hello.events)
   if (hello.users) fillList('user-list', hello.users)
   showClock(hello.clock)
@@ -162,6 +165,7 @@ function shortTime (iso) {
 
 function showConnections (connections) {
   state.connections = connections
+  for (const c of connections) if (c.email) state.who.set(c.id, c.email)
   const body = $('connections')
   body.replaceChildren()
   for (const c of connections) {
@@ -222,6 +226,7 @@ $('expire-all').addEventListener('click', () => act('POST', 'tokens/expire', {},
 
 function keepEntry (entry) {
   if (entry.seq <= state.lastSeq) return false
+  if (entry.connection && entry.email) state.who.set(entry.connection, entry.email)
   state.lastSeq = entry.seq
   state.entries.push(entry)
   if (state.entries.length > JOURNAL_SHOWN) state.entries.splice(0, state.entries.length - JOURNAL_SHOWN)
@@ -256,11 +261,16 @@ function filters () {
 function matchesFilters (entry, f = filters()) {
   if (f.kind && entry.kind !== f.kind) return false
   if (f.service && entry.service !== f.service) return false
-  if (f.user) {
-    const email = (entry.email || '').toLowerCase()
-    if (!email.includes(f.user) && entry.user !== f.user) return false
+  if (f.user && entry.user !== f.user && !emailsOf(entry).some((email) => email.toLowerCase().includes(f.user))) {
+    return false
   }
   return true
+}
+
+// Whose entry it is: its connection's user, or for an event the users it reached.
+function emailsOf (entry) {
+  if (entry.email) return [entry.email]
+  return [...new Set((entry.to || []).map((id) => state.who.get(id)).filter(Boolean))]
 }
 
 function summary (entry) {
@@ -283,7 +293,7 @@ function entryRow (entry) {
   const head = el('summary', {},
     el('span', { class: 't mono', text: shortTime(entry.time) + ' ' }),
     el('span', { class: `kind k-${entry.kind}`, text: entry.kind }),
-    el('span', { class: 'who', text: entry.email || (entry.connection ? entry.connection.slice(0, 8) : '') }),
+    el('span', { class: 'who', text: emailsOf(entry).join(', ') || (entry.connection ? entry.connection.slice(0, 8) : '') }),
     ' ',
     el('span', { text: summary(entry) }))
   const body = el('pre', { text: JSON.stringify(entry, null, 2) })
