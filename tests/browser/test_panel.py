@@ -99,7 +99,8 @@ def test_a_delay_fault_added_in_the_panel_shows_in_the_journal(
     panel: Page, panel_server: ServerThread, feathers_client: LiveClient, screenshots: Path
 ) -> None:
     page = open_panel(panel, panel_server.url)
-    page.get_by_text("Faults").first.click()  # open the section (a <details>)
+    page.locator("summary", has_text="Faults").focus()
+    page.keyboard.press("Enter")  # the sections open from the keyboard (each is a <details>)
     page.get_by_label("Fault action").select_option("delay-ack")
     page.get_by_label("On service").fill("strategies")
     page.get_by_label("Seconds").fill("0.3")

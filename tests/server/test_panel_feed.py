@@ -72,7 +72,7 @@ def test_a_browser_gets_the_panel_and_a_tool_the_endpoint_list(crmock: ServerThr
     for tool in ({}, {"Accept": "application/json"}, {"Accept": "*/*"}):
         status, _, body = run(rest("GET", crmock.url, "/_mock", headers=tool))
         assert status == 200
-        assert {"method": "GET", "path": "/_mock/generate", "available": True} in body["endpoints"]
+        assert ("GET", "/_mock/generate") in {(entry["method"], entry["path"]) for entry in body["endpoints"]}
 
 
 @pytest.mark.parametrize(
