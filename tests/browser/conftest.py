@@ -18,7 +18,7 @@ SEED = 42
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def panel_browser() -> Iterator[Any]:
     """Chromium for one module. Playwright's sync API keeps an asyncio loop running in the main thread while it is
     started, which would break `asyncio.run` in the tests of other folders: so it stops with the module."""
     executable = chromium_path()
@@ -54,8 +54,8 @@ def panel_server(panel_thread: ServerThread) -> ServerThread:
 
 
 @pytest.fixture
-def panel(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
+def panel(panel_browser: Any) -> Iterator[Page]:
+    context = panel_browser.new_context(viewport=VIEWPORT)
     try:
         yield Page(context.new_page())
     finally:
