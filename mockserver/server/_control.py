@@ -34,6 +34,7 @@ from mockserver.errors import (
 )
 from mockserver.scripting import Scenario
 from mockserver.scripting._scenario import parse_scenario
+from mockserver.server._panel import Page, Panel
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES
 from mockserver.synth import generate_event
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from mockserver.server._app import MockServer
 
-__all__ = ["PREFIX", "ControlApi", "check_token", "peer_is_loopback"]
+__all__ = ["PREFIX", "ControlApi", "check_query_token", "check_token", "peer_is_loopback"]
 
 log = logging.getLogger("mockserver.control")
 
@@ -97,6 +98,14 @@ def check_token(header: str | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8"))
+
+
+def check_query_token(given: str | None, token: str) -> bool:
+    """Whether a `?token=` parameter is the token, compared in constant time (for EventSource, which cannot send
+    headers)."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8"))
 
 
 def check_access(request: web.BaseRequest, token: str | None) -> None:
@@ -207,10 +216,13 @@ class ControlApi:
         self.token = token
         self._validators: dict[str, Draft202012Validator] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.panel = Panel(server)
         self.routes: dict[str, dict[str, Endpoint]] = {
             "": {"GET": Endpoint(self.index)},
             "clock": {"GET": Endpoint(self.get_clock), "POST": Endpoint(self.set_clock, "clock")},
             "emit": {"POST": Endpoint(self.emit, "emit")},
+            "generate": {"GET": Endpoint(self.generate, "generate-query")},
+            "validate": {"POST": Endpoint(self.validate, "validate")},
             "reset": {"POST": Endpoint(self.reset, "reset")},
             "connections": {"GET": Endpoint(self.connections)},
             "disconnect": {"POST": Endpoint(self.disconnect, "disconnect")},
@@ -238,7 +250,11 @@ class ControlApi:
             return web.Response(status=204, headers=CORS_HEADERS)
         head = request.method == "HEAD"
         headers: dict[str, str] = {}
+        page = self.panel.page_for(request, request.match_info.get("tail", ""))
         try:
+            if page is not None:
+                self.check_page_access(request, page)
+                return await page(request)
             status, body = await self.serve(request, headers)
         except FeathersError as error:
             status, body = error.code, error.to_json()
@@ -269,6 +285,15 @@ class ControlApi:
             self.check(endpoint.schema, body, f"body of {method} {request.path}")
         with _operation_errors():
             return await endpoint.handler(Call(body=body, query=query, param=param))
+
+    def check_page_access(self, request: web.BaseRequest, page: Page) -> None:
+        """The control API's rule for the panel, with two differences. With a token, the page and its files are
+        served to anyone: they hold nothing but the form that asks for the token. The live feed takes the token as
+        `?token=` too, since a browser's EventSource cannot send headers."""
+        if self.token is None:
+            check_access(request, None)
+        elif page == self.panel.events and not check_query_token(request.query.get("token"), self.token):
+            check_access(request, self.token)
 
     def resolve(self, tail: str) -> tuple[dict[str, Endpoint] | None, str]:
         segments = [segment for segment in tail.split("/") if segment]
@@ -351,6 +376,35 @@ class ControlApi:
     async def connections(self, call: Call) -> Reply:
         return 200, self.server.connections()
 
+    def generated(self, path: str, name: str, user_id: str | None, seed: int | None) -> Any:
+        """A payload made from the event's schema; with `user_id`, a made-up record of the user it goes to. The
+        seed is drawn from the server's seeded randomness, so the same calls after a reset repeat it."""
+        payload = generate_event(name, seed=self.server.core.rng.getrandbits(32) if seed is None else seed)
+        if user_id is not None and isinstance(payload, dict):
+            owner_field = "_id" if service_spec(path).scope is Scope.SELF else "userId"
+            if owner_field in payload:
+                payload[owner_field] = user_id
+        return payload
+
+    def event_name(self, name: str, field: str = "event") -> str:
+        if name not in self.server.contract.events():
+            raise _problem(field, "is not an event of the API", f"'{name}' is not an event of the API")
+        return name
+
+    async def generate(self, call: Call) -> Reply:
+        """A payload to start from (the panel's emit form is prefilled with it)."""
+        name = self.event_name(call.query["event"])
+        user_id = None if "email" not in call.query else self.user_id(call.query["email"])
+        seed = int(call.query["seed"]) if "seed" in call.query else None
+        path = name.rpartition(" ")[0]
+        return 200, {"event": name, "payload": self.generated(path, name, user_id, seed)}
+
+    async def validate(self, call: Call) -> Reply:
+        """Every problem of a payload against its event's schema, without sending it."""
+        name = self.event_name(call.body["event"])
+        problems = [dict(problem) for problem in self.server.contract.validate_event(name, call.body["payload"])]
+        return 200, {"valid": not problems, "problems": problems}
+
     async def emit(self, call: Call) -> Reply:
         body = call.body
         path = body["path"].strip("/")
@@ -358,14 +412,7 @@ class ControlApi:
         if name not in self.server.contract.events():
             raise _problem("path", f"has no event '{body['event']}'", f"'{name}' is not an event of the API")
         user_id = None if "email" not in body else self.user_id(body["email"])
-        if "payload" in body:
-            payload = body["payload"]
-        else:  # the seed is drawn from the server's seeded randomness, so the same calls after a reset repeat it
-            payload = generate_event(name, seed=body.get("seed", self.server.core.rng.getrandbits(32)))
-            if user_id is not None and isinstance(payload, dict):  # a made-up record of the user it goes to
-                owner_field = "_id" if service_spec(path).scope is Scope.SELF else "userId"
-                if owner_field in payload:
-                    payload[owner_field] = user_id
+        payload = body["payload"] if "payload" in body else self.generated(path, name, user_id, body.get("seed"))
         if "overrides" in body:
             if not isinstance(payload, dict):
                 raise _problem("overrides", "needs an object payload", "overrides need an object payload")

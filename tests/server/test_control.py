@@ -627,7 +627,7 @@ def test_the_body_schemas_are_valid_draft_2020_12() -> None:
 
     folder = Path(__file__).resolve().parents[2] / "mockserver" / "server" / "control_schemas"
     found = sorted(folder.glob("*.json"))
-    assert len(found) == 10
+    assert len(found) == 12
     for path in found:
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 

@@ -35,6 +35,8 @@ def test_the_wheel_holds_every_schema_file_and_the_typing_marker(wheel: Path) ->
     assert "mockserver/scripting/scenario.schema.json" in names  # scenario files' own schema
     control = {Path(name).name for name in names if name.startswith("mockserver/server/control_schemas/")}
     assert control == {path.name for path in (ROOT / "mockserver" / "server" / "control_schemas").glob("*.json")}
+    panel = {Path(name).name for name in names if name.startswith("mockserver/server/panel/")}
+    assert panel == {"index.html", "panel.css", "panel.js"}  # the control panel works from the wheel alone
     assert not any(name.startswith(("tests/", "fixtures/")) for name in names)
 
 
