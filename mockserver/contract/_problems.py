@@ -20,7 +20,8 @@ __all__ = ["Problem", "problems_from_errors"]
 
 
 class Problem(TypedDict):
-    """One validation problem, exactly as it goes into a BadRequest's `errors` array (D4)."""
+    """One validation problem, exactly as it goes into a BadRequest's `errors` array
+    (docs/contract.md#validation-errors)."""
 
     path: str
     message: str
