@@ -118,8 +118,11 @@ def test_the_link_checker_sees_broken_links_and_anchors(tmp_path: Path) -> None:
     assert problem_with(page, "contract.md#no-such-heading") is not None
     assert problem_with(page, "https://example.com/x.md") is None
     sample = tmp_path / "sample.md"
-    sample.write_text("# A `code` heading, with: punctuation\n\n[x](#a-code-heading-with-punctuation)\n"
-                      "```\n[not a link](missing.md)\n```\n[y](missing.md)\n", encoding="utf-8")
+    sample.write_text(
+        "# A `code` heading, with: punctuation\n\n[x](#a-code-heading-with-punctuation)\n"
+        "```\n[not a link](missing.md)\n```\n[y](missing.md)\n",
+        encoding="utf-8",
+    )
     assert list(links(sample)) == ["#a-code-heading-with-punctuation", "missing.md"]
     assert anchors(sample) == {"a-code-heading-with-punctuation"}
 
@@ -183,8 +186,12 @@ def user_facing_texts() -> Iterator[tuple[str, str]]:
 
 
 def test_nothing_user_facing_cites_internal_sections_or_decision_codes() -> None:
-    found = [f"{where}: {match.group(0)!r} in {text[max(0, match.start() - 40):match.end() + 40]!r}"
-             for where, text in user_facing_texts() for match in [CITATION.search(text)] if match]
+    found = [
+        f"{where}: {match.group(0)!r} in {text[max(0, match.start() - 40) : match.end() + 40]!r}"
+        for where, text in user_facing_texts()
+        for match in [CITATION.search(text)]
+        if match
+    ]
     assert not found, "cite the docs pages instead:\n" + "\n".join(found)
 
 
@@ -192,8 +199,12 @@ def test_nothing_in_the_product_points_outside_the_repository() -> None:
     sources = [*markdown_files(), *sorted((ROOT / "schemas").glob("*.json"))]
     for package in ("mockserver", "pytest_plugin"):
         sources += [p for p in sorted((ROOT / package).rglob("*")) if p.suffix in (".py", ".json", ".yaml", ".md")]
-    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in sources
-             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if SHARED.search(line)]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+        for p in sources
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if SHARED.search(line)
+    ]
     found += [where for where, text in help_texts() if SHARED.search(text)]
     assert not found, "write what the user needs in docs/ instead:\n" + "\n".join(found)
 
