@@ -1,7 +1,7 @@
 """A minimal Python Feathers socket client, for tests and benchmarks that talk to the mock from Python.
 
-It speaks exactly what `@feathersjs/socketio-client` sends (feathers-protocol.md §2): the method name as the event,
-the service path first, the query always present, and an ack of `[error]` or `[null, result]`.
+It speaks exactly what `@feathersjs/socketio-client` sends (docs/protocol.md#socket-calls): the method name as
+the event, the service path first, the query always present, and an ack of `[error]` or `[null, result]`.
 """
 
 from __future__ import annotations

@@ -103,8 +103,8 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
     metavar="URL",
     help="The app's OAuth callback: GET /oauth/google redirects there with #access_token=.",
 )
-@click.option("--exchange-connect-fails", is_flag=True, help="Exchange credentials answer 502 BadGateway (§10.7).")
-@click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the whole record (D2).")
+@click.option("--exchange-connect-fails", is_flag=True, help="Exchange credentials answer 502 BadGateway.")
+@click.option("--full-removed-strategy", is_flag=True, help="`strategies removed` carries the record, not just _id.")
 @click.option("--deny-logged-out-tokens", is_flag=True, help="A token answers 401 once its session logged out.")
 @click.option("--jwt-secret", default=None, help="HS256 secret (random by default), to verify tokens elsewhere.")
 @click.option(

@@ -140,7 +140,8 @@ class Contract:
         return tuple(SERVICES)
 
     def events(self) -> tuple[str, ...]:
-        """Every event the mock publishes, by its wire name (D1), e.g. `"traders/pods/events created"`."""
+        """Every event the mock publishes, by its wire name, e.g. `"traders/pods/events created"` (slashes kept:
+        docs/contract.md#event-names-keep-their-slashes)."""
         return tuple(name for spec in SERVICES.values() for name in spec.event_names)
 
     def kinds(self, service: str) -> tuple[str, ...]:
@@ -194,7 +195,8 @@ class Contract:
         return service, f"event:{event}"
 
     def check(self, service: str, kind: str, instance: Any) -> None:
-        """Raise the Feathers `BadRequest("Validation failed")` the server answers with (D4) if invalid."""
+        """Raise the Feathers `BadRequest("Validation failed")` the server answers with if invalid
+        (docs/contract.md#validation-errors)."""
         problems = self.validate(service, kind, instance)
         if problems:
             raise BadRequest("Validation failed", errors=[dict(problem) for problem in problems])

@@ -20,7 +20,8 @@ __all__ = ["Problem", "RuledProblem", "problems_from_errors", "ruled_problems_fr
 
 
 class Problem(TypedDict):
-    """One validation problem, exactly as it goes into a BadRequest's `errors` array (D4)."""
+    """One validation problem, exactly as it goes into a BadRequest's `errors` array
+    (docs/contract.md#validation-errors)."""
 
     path: str
     message: str

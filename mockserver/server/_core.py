@@ -26,7 +26,7 @@ Provider = Literal["socketio", "rest", "server"]
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Behaviour switches the spec leaves to the mock (each named after the decision it tunes)."""
+    """Behaviour switches for what the API's documentation leaves open (docs/contract.md#decisions)."""
 
     token_lifetime: timedelta = timedelta(days=7)
     start_delay: float = 0.05  # seconds between `starting` and `running` (D5); 0 allowed

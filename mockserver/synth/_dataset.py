@@ -69,7 +69,7 @@ class Dataset:
     Passwords are kept in plain text (`passwords`, email -> password) rather than hashed: the mock is a test
     double, its users are fixtures, and hashing would cost milliseconds on every reset. Likewise `api_keys`
     maps each plaintext key (`cr_live_...`) to its key record's `_id`, because stored key records leave `key`
-    out (§10.4). `subscriptions` maps a user `_id` to the model ids it subscribes to; the server computes each
+    out. `subscriptions` maps a user `_id` to the model ids it subscribes to; the server computes each
     model's `subscribed` from it (stored models say `false`).
 
     Treat `records` as read-only; `fresh_records()` gives a deep copy for a store to own and mutate.

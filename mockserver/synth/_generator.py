@@ -202,7 +202,7 @@ class Generator:
         return (builder(draw) for _ in range(n))
 
     def event(self, event_name: str) -> Any:
-        """The payload of a wire event such as "traders patched" or "traders/pods/events created" (D1)."""
+        """The payload of a wire event such as "traders patched" or "traders/pods/events created" (slashes kept)."""
         service, kind = _event_kind(event_name)
         return self.one(service, kind=kind)
 
