@@ -494,10 +494,12 @@ class ControlApi:
         return 200, {"entries": entries, "next": last}
 
     async def run_scenario(self, call: Call) -> Reply:
+        """201 once the scenario is checked and its steps are scheduled on the mock clock; `ran`/`done` say how far
+        it got (under a manual clock nothing runs before the next advance)."""
         body = call.body
         spec = body["scenario"] if "scenario" in body else _parse_yaml(body["yaml"])
-        finished, _ = await self.started(self.server.run_scenario(spec))
-        return (200, {"finished": True}) if finished else (202, {"finished": False})
+        scenario_run = await self.server.run_scenario(spec)
+        return 201, {"steps": scenario_run.total, "ran": scenario_run.ran, "done": scenario_run.done}
 
     async def record(self, call: Call) -> Reply:
         path = call.body["path"]

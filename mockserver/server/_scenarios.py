@@ -78,6 +78,11 @@ class ScenarioRun:
         return self
 
     @property
+    def total(self) -> int:
+        """How many step runs the scenario holds (an `every` step counts once per time it runs)."""
+        return self._total
+
+    @property
     def done(self) -> bool:
         return self._done is not None and self._done.is_set()
 

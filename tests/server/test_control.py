@@ -642,3 +642,26 @@ def test_a_bug_is_one_log_line_and_a_general_error_not_a_traceback(
     [record] = [r for r in caplog.records if r.name == "mockserver.control"]
     assert record.getMessage() == "control API bug on GET '/_mock/clock': KeyError: KeyError('oops')"
     assert record.exc_info is None
+
+
+def test_a_yaml_scenario_is_scheduled_then_runs_as_the_clock_advances() -> None:
+    """201 says how many step runs were scheduled and how many ran; on a manual clock they run on the next advance."""
+    yaml_text = (
+        "name: two-messages\n"
+        "steps:\n"
+        "  - at: 1\n"
+        "    emit: {event: events created, fields: {severity: warning}}\n"
+        "  - at: 2\n"
+        "    emit: {event: events created, fields: {severity: error}}\n"
+    )
+    typo = yaml_text.replace("emit:", "emitt:", 1)
+    with MockServer(seed=5, clock="manual").running() as handle:
+        status, _, answer = ctl(handle, "POST", "/scenarios", {"yaml": yaml_text})
+        assert (status, answer) == (201, {"steps": 2, "ran": 0, "done": False})
+        assert ctl(handle, "POST", "/clock", {"advance": 3})[0] == 200
+        severities = [e["payload"]["severity"] for e in handle.journal.entries(kind="event")]
+        assert severities == ["warning", "error"]
+        status, _, answer = ctl(handle, "POST", "/scenarios", {"yaml": typo})
+        assert status == 400
+        assert_error(answer, "BadRequest", 400)
+        assert "yaml:4: steps[0].emitt: unknown field" in answer["message"]  # the line and path of the typo

@@ -425,7 +425,7 @@ $('faults-clear').addEventListener('click', async () => { await act('DELETE', 'f
 
 $('scenario-form').addEventListener('submit', (event) => {
   event.preventDefault()
-  act('POST', 'scenarios', { yaml: $('scenario-yaml').value }, (a) => a.finished ? 'Scenario finished.' : 'Scenario running.')
+  act('POST', 'scenarios', { yaml: $('scenario-yaml').value }, (a) => a.done ? `Scenario done (${a.steps} steps).` : `Scenario scheduled: ${a.ran} of ${a.steps} steps run so far.`)
 })
 $('record-form').addEventListener('submit', (event) => {
   event.preventDefault()
