@@ -135,7 +135,7 @@ class MockServer:
             else TokenIssuer(secret=jwt_secret, lifetime=lifetime)
         )
         self.dataset: Dataset = dataset(seed, self.users)
-        self._records_json = json.dumps(self.dataset.records)  # what every reset copies the store from
+        self._records = Store.snapshot(self.dataset.records)  # what every reset copies the store from
         self._valid_events: dict[tuple[str, str], None] = {}  # (event, payload JSON) found valid, oldest first
         self.sio = FeathersSocketServer(
             async_mode="aiohttp",
@@ -264,7 +264,7 @@ class MockServer:
         ds = self.dataset
         passwords = {ds.user_id(email): password for email, password in ds.passwords.items()}
         self.core.store.load(
-            self._records_json, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions
+            self._records, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions
         )
 
     def credentials(self) -> list[tuple[str, str, list[str]]]:

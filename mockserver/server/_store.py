@@ -7,6 +7,7 @@ just loading a dataset again.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +27,16 @@ class Store:
 
     def load(
         self,
-        records: Mapping[str, Sequence[Mapping[str, Any]]] | str,
+        records: Mapping[str, Sequence[Mapping[str, Any]]] | bytes,
         *,
         passwords: Mapping[str, str],
         api_keys: Mapping[str, str],
         subscriptions: Mapping[str, Iterable[str]],
     ) -> None:
-        """Replace everything with a private deep copy of a dataset (JSON round-trip: fast and exact); `records`
-        may be that JSON text already, which halves the cost of a reset."""
-        copied: dict[str, list[dict[str, Any]]] = json.loads(
-            records if isinstance(records, str) else json.dumps(records)
+        """Replace everything with a private deep copy of a dataset; `records` may be a `snapshot()` of it, which
+        makes the per-test reset several times cheaper than copying the records again."""
+        copied: dict[str, list[dict[str, Any]]] = pickle.loads(
+            records if isinstance(records, bytes) else self.snapshot(records)
         )
         self.tables = {path: {rec["_id"]: rec for rec in recs} for path, recs in copied.items()}
         self.passwords = dict(passwords)
@@ -44,6 +45,12 @@ class Store:
         self.templates_applied = {
             rec["_id"] for rec in self.tables.get("strategies", {}).values() if rec.get("templateId")
         }
+
+    @staticmethod
+    def snapshot(records: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes:
+        """The records as JSON would carry them (so the store never holds a tuple or another non-JSON value),
+        pickled: unpickling our own snapshot is the fastest exact deep copy Python has."""
+        return pickle.dumps(json.loads(json.dumps(records)), protocol=pickle.HIGHEST_PROTOCOL)
 
     def table(self, path: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(path, {})
