@@ -18,28 +18,11 @@ from typing import Any, NamedTuple, TypeVar
 
 from mockserver.client import FeathersSocketClient
 from mockserver.contract import Contract
+from mockserver.scripting import Expectation
 from mockserver.server import MockServer, ServerThread
+from mockserver.server._app import ClockHandle, ExpectationsHandle, FaultsHandle, JournalHandle
 
 T = TypeVar("T")
-
-PENDING = {
-    "journal": "server.journal (the journal of issue 7)",
-    "faults": "server.faults (fault rules of issue 7)",
-    "expectations": "server.expectations (call handlers of issue 7)",
-    "expect": "server.expect (call handlers of issue 7)",
-    "disconnect": "server.disconnect (disconnects of issue 7)",
-    "expire_tokens": "server.expire_tokens (disconnects of issue 7)",
-}
-
-
-def feature(server: MockServer, name: str) -> Any:
-    """`getattr(server, name)`, or a clear error naming the feature this build of the mock lacks."""
-    try:
-        return getattr(server, name)
-    except AttributeError:
-        what = PENDING.get(name, f"server.{name}")
-        raise AttributeError(f"this cryptorobot-mock has no {what}; upgrade cryptorobot-mock to use it") from None
-
 
 class User(NamedTuple):
     """A seeded account: log in with email and password, or call REST with `Authorization: ApiKey <api_key>`."""
@@ -156,19 +139,24 @@ class MockHandle:
 
     # -- state on the server's loop -----------------------------------------------------------------------------
     @property
-    def clock(self) -> Any:
+    def clock(self) -> ClockHandle:
         """The mock clock: `mock.clock.advance(60)` runs what falls due; `now()`, `iso()`, `failures`, ..."""
-        return OnLoop(self.thread, self.server.clock)
+        return self.thread.clock
 
     @property
-    def journal(self) -> Any:
+    def journal(self) -> JournalHandle:
         """`mock.journal.assert_called("orders", "create")`, `assert_emitted`, `assert_not_emitted`, `entries`."""
-        return OnLoop(self.thread, feature(self.server, "journal"))
+        return self.thread.journal
 
     @property
-    def faults(self) -> Any:
+    def faults(self) -> FaultsHandle:
         """`mock.faults.add({"match": {"service": "orders"}, "action": "drop-ack"})`, `list()`, `clear()`."""
-        return OnLoop(self.thread, feature(self.server, "faults"))
+        return self.thread.faults
+
+    @property
+    def expectations(self) -> ExpectationsHandle:
+        """The call handlers: `list()`, `pending()`, `clear()`."""
+        return self.thread.expectations
 
     @property
     def store(self) -> Any:
@@ -189,21 +177,21 @@ class MockHandle:
         """Publish a server-made event (`mock.emit("traders", "patched", trader)`); see `MockServer.emit`."""
         return self.thread.emit(path, event, payload, user_id=user_id, validate=validate)
 
-    def disconnect(self, **selector: Any) -> list[str]:
+    def disconnect(
+        self, *, email: str | None = None, connection: str | None = None, mode: str = "server"
+    ) -> list[str]:
         """Drop connections (`email=`, `connection=`, `mode="server"|"transport"|"ping-timeout"`; none: all)."""
-        result: list[str] = self.thread.run(feature(self.server, "disconnect")(**selector))
-        return result
+        return self.thread.disconnect(email=email, connection=connection, mode=mode)
 
     def expire_tokens(self, email: str | None = None) -> list[str]:
-        result: list[str] = self.thread.run(feature(self.server, "expire_tokens")(email=email))
-        return result
+        return self.thread.expire_tokens(email)
 
-    def expect(self, service: str, method: str, **kwargs: Any) -> Any:
+    def expect(self, service: str, method: str | None = None, **kwargs: Any) -> Expectation:
         """A call handler: `mock.expect("orders", "create").fail({...})` (see the scripting docs)."""
-        return self.thread.call(feature(self.server, "expect"), service, method, **kwargs)
+        return self.thread.expect(service, method, **kwargs)
 
     def connections(self) -> list[dict[str, Any]]:
-        return self.thread.call(self.server.connections)
+        return self.thread.connections()
 
     def wait_connected(self, email: str, *, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Block until `email` has `count` logged-in connections (after a client's login or reconnect)."""

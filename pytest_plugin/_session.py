@@ -14,7 +14,7 @@ from typing import Any, cast
 from mockserver.contract import ContractViolation
 from mockserver.scripting import ClockMode
 from mockserver.server import MockServer, ServerThread
-from pytest_plugin._handle import MockHandle, feature
+from pytest_plugin._handle import MockHandle
 
 MARKER_KEYS = ("seed", "users", "scenario", "faults", "clock", "options", "expect_violations")
 CLOCK_MODES = ("manual", "real", "scaled")
@@ -115,16 +115,9 @@ def start(thread: ServerThread, config: Config) -> MockHandle:
 async def _reset(server: MockServer, config: Config) -> None:
     server.clock.configure(config.clock, speed=config.speed)  # `reset` below keeps this mode
     server.stop_recording()
-    await server.reset()
-    server.clock.failures.clear()
-    for name in ("faults", "expectations", "journal"):
-        part = getattr(server, name, None)
-        if part is not None:
-            part.clear()
-    if config.faults:
-        faults = feature(server, "faults")
-        for spec in config.faults:
-            faults.add(spec)
+    await server.reset()  # also forgets faults, call handlers, the journal and the clock's failures
+    for spec in config.faults:
+        server.faults.add(spec)
 
 
 def problems_after(handle: MockHandle) -> list[BaseException]:
@@ -136,8 +129,8 @@ def problems_after(handle: MockHandle) -> list[BaseException]:
 def _problems(handle: MockHandle) -> list[BaseException]:
     server = handle.server
     found: list[BaseException] = []
-    journal = getattr(server, "journal", None)
-    if journal is not None and not handle.expect_violations:
+    journal = server.journal
+    if not handle.expect_violations:
         entries = journal.entries("violation", since=handle.journal_start)
         if entries:
             found.append(violation_error(entries))

@@ -200,7 +200,7 @@ def cryptorobot_mock_factory(
     """`cryptorobot_mock_factory(seed=7, clock="manual", faults=[...], expect_violations=False, **MockServer
     arguments)`: a fresh server of this test's own, stopped when the test ends."""
     from mockserver.server import MockServer, ServerThread
-    from pytest_plugin._handle import MockHandle, feature
+    from pytest_plugin._handle import MockHandle
 
     started: list[ServerThread] = []
 
@@ -210,7 +210,7 @@ def cryptorobot_mock_factory(
         thread.start()
         started.append(thread)
         for spec in faults:
-            thread.call(feature(thread.server, "faults").add, spec)
+            thread.call(thread.server.faults.add, spec)
         handle = MockHandle(thread, expect_violations=expect_violations)
         request.node.stash.setdefault(HANDLES_KEY, []).append(handle)
         return handle
