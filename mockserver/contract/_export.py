@@ -8,7 +8,6 @@ Every schema is inlined (`Contract.resolved_schema`): the documents stand alone,
 from __future__ import annotations
 
 import re
-from importlib import metadata
 from typing import Any
 
 from mockserver.contract._catalog import SERVICES, Scope, ServiceSpec
@@ -39,6 +38,8 @@ _QUERY_SCHEMA: dict[str, Any] = {
 
 def _version() -> str:
     try:
+        from importlib import metadata  # 15 ms to import: only when a document is exported
+
         return metadata.version("cryptorobot-mock")
     except metadata.PackageNotFoundError:  # a source checkout that was never installed
         return "0.0.0"

@@ -20,11 +20,10 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
-import yaml
-
 from mockserver.contract import Scope, default_contract, service_spec
 
 if TYPE_CHECKING:
+    import yaml
     from jsonschema import Draft202012Validator
 
 __all__ = [
@@ -345,6 +344,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 def parse_scenario(text: str, *, source: str = "<string>") -> Scenario:
+    import yaml  # PyYAML loads on first use: `serve` without scenarios starts without it
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         obj = yaml.load(text, Loader=yaml.SafeLoader)
@@ -365,6 +366,8 @@ def parse_scenario(text: str, *, source: str = "<string>") -> Scenario:
 
 
 def _duplicate_keys(node: yaml.Node, source: str, path: tuple[PathPart, ...]) -> list[ScenarioProblem]:
+    import yaml
+
     problems: list[ScenarioProblem] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
@@ -390,6 +393,8 @@ def _format(path: Sequence[PathPart]) -> str:
 
 def _node_at(node: yaml.Node | None, path: Sequence[PathPart]) -> tuple[yaml.Node | None, yaml.Node | None]:
     """(value node, key node) at a JSON path in a composed YAML tree; the deepest node found if the path stops."""
+    import yaml
+
     key_node: yaml.Node | None = None
     for part in path:
         if isinstance(node, yaml.MappingNode):
@@ -405,6 +410,8 @@ def _node_at(node: yaml.Node | None, path: Sequence[PathPart]) -> tuple[yaml.Nod
 
 
 def _line(root: yaml.Node | None, path: Sequence[PathPart], *, key: str | None = None) -> int | None:
+    import yaml
+
     if root is None:
         return None
     node, key_node = _node_at(root, path)

@@ -2,8 +2,9 @@
 
 Run: `.venv/bin/python tests/benchmarks/bench_scripting.py` (or `scripts/dev bench`).
 
-1. Events/s delivered to N websocket clients (the clients of bench_server.py, in a second process): journal off,
-   journal on, and journal on with one fault set that matches no event (the per-recipient fault check).
+1. Events/s delivered to N real `socket.io-client` receivers (Node, the receivers of bench_server.py), and the
+   server's CPU per delivered event: journal off, journal on, and journal on with one fault set that matches no
+   event (the per-recipient fault check). Needs Node and `tests/interop/node_modules` (`scripts/dev setup`).
 2. Call round trip (find over the socket, a Python client in the same process): journal off vs on, and with a fault
    set that matches no call.
 3. Memory of 100,000 journal entries (tracemalloc), half calls, half events sharing one payload.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
+import shutil
 import statistics
 import sys
 import time
@@ -22,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_server import EMAIL, PASSWORD, _client_process
+from bench_server import EMAIL, PASSWORD, Sample, _fan_out
 
 from mockserver import MockServer
 from mockserver.client import FeathersSocketClient
 from mockserver.scripting import Clock, Journal
-from mockserver.server._channels import Audience
 
 PAYLOAD = {
     "_id": "65a4f2c0e1b2c3d4e5f60718",
@@ -43,26 +43,20 @@ UNMATCHED_FAULT = {"match": {"service": "no-such-service"}, "action": "delay-ack
 UNMATCHED_EVENT_FAULT = {"match": {"event": "no-such-service created"}, "action": "drop-event"}
 
 
-async def _throughput(n_clients: int, n_events: int, *, journal: bool, fault: dict[str, object] | None) -> float:
+async def _throughput(
+    node: str, n_clients: int, n_events: int, *, journal: bool, fault: dict[str, object] | None
+) -> Sample:
     async with MockServer(seed=1, journal=journal) as server:
         if fault is not None:
             server.faults.add(fault)
-        parent, child = multiprocessing.Pipe()
-        proc = multiprocessing.get_context("spawn").Process(
-            target=_client_process, args=(server.url, n_clients, n_events, child)
-        )
-        proc.start()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, parent.recv)
-        parent.send("go")
-        start = time.perf_counter()
-        for i in range(n_events):
-            server.core.channels.publish("exchanges/ticker patched", PAYLOAD, Audience.authenticated())
-            if i % 50 == 49:
-                await asyncio.sleep(0)
-        _, finished = await loop.run_in_executor(None, parent.recv)
-        proc.join(10)
-        return n_clients * n_events / (finished - start)
+
+        async def publish() -> None:
+            for i in range(n_events):
+                server.emit("exchanges/ticker", "patched", PAYLOAD, validate=False)
+                if i % 50 == 49:
+                    await asyncio.sleep(0)  # let the socket writers run, as a live server would
+
+        return await _fan_out(node, server.url, n_clients, n_events, True, publish, time.process_time)
 
 
 async def _round_trips(n_calls: int, *, journal: bool, fault: dict[str, object] | None) -> float:
@@ -118,20 +112,33 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    print(f"== publish throughput: {args.events} events to {args.clients} websocket clients (median of {args.repeat})")
-    configs = [
-        ("journal off", False, None),
-        ("journal on", True, None),
-        ("journal on + 1 unmatched event fault", True, UNMATCHED_EVENT_FAULT),
-    ]
-    rates: dict[str, list[float]] = {name: [] for name, _, _ in configs}
-    for _ in range(args.repeat):  # interleaved, so drift of a busy machine hits every configuration alike
-        for name, journal, fault in configs:
-            rates[name].append(asyncio.run(_throughput(args.clients, args.events, journal=journal, fault=fault)))
-    base = statistics.median(rates["journal off"])
-    for name, _, _ in configs:
-        rate = statistics.median(rates[name])
-        print(f"  {name:38}: {rate:12,.0f} events/s delivered  ({(rate / base - 1) * 100:+.1f}% vs journal off)")
+    node = shutil.which("node")
+    if node is None:
+        print("== publish throughput: skipped (no Node for the socket.io-client receivers)")
+    else:
+        print(
+            f"== publish throughput: {args.events} events to {args.clients} socket.io-client receivers "
+            f"(median of {args.repeat})"
+        )
+        configs = [
+            ("journal off", False, None),
+            ("journal on", True, None),
+            ("journal on + 1 unmatched event fault", True, UNMATCHED_EVENT_FAULT),
+        ]
+        samples: dict[str, list[Sample]] = {name: [] for name, _, _ in configs}
+        for _ in range(args.repeat):  # interleaved, so drift of a busy machine hits every configuration alike
+            for name, journal, fault in configs:
+                sample = asyncio.run(_throughput(node, args.clients, args.events, journal=journal, fault=fault))
+                samples[name].append(sample)
+        base_rate = statistics.median(s[0] for s in samples["journal off"])
+        base_cpu = statistics.median(s[1] for s in samples["journal off"])
+        for name, _, _ in configs:
+            rate = statistics.median(s[0] for s in samples[name])
+            cpu = statistics.median(s[1] for s in samples[name])
+            print(
+                f"  {name:38}: {rate:10,.0f} events/s ({(rate / base_rate - 1) * 100:+.1f}%), "
+                f"server CPU {cpu:.2f} µs/event ({(cpu / base_cpu - 1) * 100:+.1f}%)"
+            )
 
     print(f"== call round trip: find over the socket, {args.calls} calls (median of medians, {args.repeat} runs)")
     configs = [
