@@ -86,8 +86,8 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     def decode(self, data: Any) -> Any:
         """The packet to dispatch, None for one Node's socket.io ignores; MalformedPacket for one it refuses.
 
-        The checks are socket.io-parser's (`Decoder.decodeString`, `isPayloadValid`), except that an event with a
-        reserved name is ignored rather than refused.
+        The checks are socket.io-parser's (`Decoder.decodeString`, `isPayloadValid`): an event with a reserved
+        name (`connect`, `disconnect`, ...) is an invalid payload, so Node's server closes the connection.
         """
         if isinstance(data, bytes | bytearray):
             raise MalformedPacket("binary frame (the Feathers protocol sends none)", code=UNSUPPORTED_DATA)
@@ -112,7 +112,7 @@ class FeathersSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             name = payload[0] if isinstance(payload, list) and payload else None
             valid = isinstance(name, str) or (isinstance(name, int | float) and not isinstance(name, bool))
             if valid and name in RESERVED_EVENTS:
-                return None
+                raise MalformedPacket(f"malformed Socket.IO packet (reserved event name {name!r})")
         elif kind == sio_packet.ACK:
             valid = isinstance(payload, list)
         elif kind == sio_packet.CONNECT_ERROR:

@@ -43,11 +43,13 @@ CLOSING_FRAMES = {
     "event name is an object": "42[{}]",
     "event name is an array": '421[["find"]]',
     "binary event": '451-["find","strategies",{"_placeholder":true,"num":0}]',
-}
-IGNORED_FRAMES = {
+    # socket.io-parser refuses reserved event names as an invalid payload, so Node's server closes the connection
     "reserved event disconnect": '42["disconnect",1,2,3]',
     "reserved event connect": '42["connect"]',
+}
+MORE_CLOSING_FRAMES = {  # checked in-process only: the console test keeps within the console's burst of lines
     "reserved event with ack id": '4219["disconnect"]',
+    "reserved event newListener": '42["newListener","find"]',
 }
 
 
@@ -89,7 +91,11 @@ async def still_serves(url: str) -> None:
 
 
 # -- each listed frame on a fresh connection -----------------------------------------------------------------
-@pytest.mark.parametrize("frame", list(CLOSING_FRAMES.values()), ids=list(CLOSING_FRAMES))
+@pytest.mark.parametrize(
+    "frame",
+    [*CLOSING_FRAMES.values(), *MORE_CLOSING_FRAMES.values()],
+    ids=[*CLOSING_FRAMES, *MORE_CLOSING_FRAMES],
+)
 def test_a_frame_node_cannot_decode_closes_its_connection_and_frees_it_at_once(
     crmock: ServerThread, caplog: pytest.LogCaptureFixture, frame: str
 ) -> None:
@@ -125,25 +131,6 @@ def test_an_argument_10000_deep_is_answered_with_the_depth_limit_like_node_decod
             assert "max_depth" in answer[0]["message"]
             found = await sock.call_json("find", "strategies", {})
             assert found[1]["total"] == 3  # still open and logged in
-        await until_freed(crmock)
-
-    run(scenario())
-    assert closing_lines(caplog.records) == []
-    assert tracebacks(caplog.records) == []
-
-
-@pytest.mark.parametrize("frame", list(IGNORED_FRAMES.values()), ids=list(IGNORED_FRAMES))
-def test_a_reserved_event_name_is_ignored_and_the_connection_keeps_working(
-    crmock: ServerThread, caplog: pytest.LogCaptureFixture, frame: str
-) -> None:
-    async def scenario() -> None:
-        async with await RawSocket.open(crmock.url) as sock:
-            assert (await sock.call_json("create", "authentication", LOGIN, {}))[0] is None
-            await sock.ws.send_str(frame)
-            found = await sock.call_json("find", "strategies", {})
-            assert found[0] is None  # answered, and still logged in
-            assert found[1]["total"] == 3
-            assert not any(packet.startswith("319[") for packet in sock.frames)  # no ack for the reserved event
         await until_freed(crmock)
 
     run(scenario())
@@ -285,10 +272,6 @@ def test_the_console_of_serve_shows_one_short_line_per_refused_connection_and_no
             async with await RawSocket.open(served.url) as sock:
                 await sock.ws.send_str(frame)
                 assert await sock.next_packet(5) is None
-        for frame in IGNORED_FRAMES.values():
-            async with await RawSocket.open(served.url) as sock:
-                await sock.ws.send_str(frame)
-                assert_error_shape((await sock.call_json("find", "strategies", {}))[0])
         await still_serves(served.url)
 
     run(scenario())
