@@ -184,6 +184,7 @@ class Clock:
         if self._advancing:
             raise RuntimeError("clock.advance() is already running (called from a scheduled callback?)")
         self._advancing = True
+        self._disarm()  # in real and scaled mode the loop timer must not fire callbacks while this runs them
         try:
             self._rebase()
             target = self._base_mock + seconds

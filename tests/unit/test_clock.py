@@ -177,3 +177,23 @@ def test_bad_arguments_are_refused_with_a_message_naming_them(make, message: str
 def test_advance_refuses_negative_time() -> None:
     with pytest.raises(ValueError, match="seconds must be >= 0"):
         run(Clock("manual").advance(-1))
+
+
+def test_advancing_a_running_clock_runs_callbacks_one_after_another_even_while_its_loop_timer_is_due() -> None:
+    async def scenario() -> list[str]:
+        clock = Clock("scaled", speed=1000)
+        clock.attach()
+        log: list[str] = []
+
+        async def slow(n: int) -> None:
+            log.append(f"start {n}")
+            await asyncio.sleep(0.02)  # real time passes: the loop timer of the next callback falls due meanwhile
+            log.append(f"end {n}")
+
+        for n in range(3):
+            clock.call_later(n * 0.001, lambda n=n: slow(n))
+        await clock.advance(1)
+        await asyncio.sleep(0.1)
+        return log
+
+    assert run(scenario()) == ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"]
