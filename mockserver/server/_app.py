@@ -542,21 +542,48 @@ class ServerThread:
             self.loop.close()
 
     def run(self, awaitable: Awaitable[T], *, timeout: float | None = 30.0) -> T:
-        """Await something on the server's loop from this thread."""
+        """Await something on the server's loop from this thread. The task hands its outcome to the waiting
+        thread itself (no done-callback round on the loop, as `run_coroutine_threadsafe` takes)."""
+        future: Future[T] = Future()
 
-        async def wrapper() -> T:
-            return await awaitable
+        async def settle() -> None:
+            try:
+                result = await awaitable
+            except asyncio.CancelledError:
+                future.cancel()  # e.g. the loop's leftover tasks cancelled at stop: the caller sees CancelledError
+                raise
+            except BaseException as error:
+                future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise  # KeyboardInterrupt, SystemExit: stop the loop as an unhandled one would
+            else:
+                future.set_result(result)
 
-        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
+        coroutine = settle()
+        task: list[asyncio.Task[None]] = []  # held by this frame while it waits, as the task must be
+
+        try:
+            self.loop.call_soon_threadsafe(lambda: task.append(self.loop.create_task(coroutine)))
+        except BaseException:
+            coroutine.close()  # the loop is closed: no "never awaited" warning on top of the error
+            raise
         return future.result(timeout)
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a plain function on the loop thread (the core is not thread-safe) and return its result."""
+        """Run a plain function on the loop thread (the core is not thread-safe) and return its result; one
+        callback on the loop, no task."""
+        future: Future[T] = Future()
 
-        async def wrapper() -> T:
-            return func(*args, **kwargs)
+        def settle() -> None:
+            try:
+                future.set_result(func(*args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
 
-        return self.run(wrapper())
+        self.loop.call_soon_threadsafe(settle)
+        return future.result(30.0)
 
     def reset(self, *, disconnect: bool = True) -> None:
         self.run(self.server.reset(disconnect=disconnect))
