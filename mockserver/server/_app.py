@@ -523,6 +523,7 @@ class ServerThread:
         self.server = server
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="cryptorobot-mock", daemon=True)
+        self._tasks: set[asyncio.Task[None]] = set()  # what `run` started on the loop, until each is done
 
     @property
     def url(self) -> str:
@@ -560,10 +561,14 @@ class ServerThread:
                 future.set_result(result)
 
         coroutine = settle()
-        task: list[asyncio.Task[None]] = []  # held by this frame while it waits, as the task must be
+
+        def start() -> None:
+            task = self.loop.create_task(coroutine)
+            self._tasks.add(task)  # held until done, even when the caller stopped waiting (a timeout)
+            task.add_done_callback(self._tasks.discard)
 
         try:
-            self.loop.call_soon_threadsafe(lambda: task.append(self.loop.create_task(coroutine)))
+            self.loop.call_soon_threadsafe(start)
         except BaseException:
             coroutine.close()  # the loop is closed: no "never awaited" warning on top of the error
             raise
