@@ -15,7 +15,9 @@ async def main():
         pass
 
 asyncio.run(main())
-print(" ".join(name for name in ("jsonschema", "faker", "hypothesis") if name in sys.modules))
+deferred = ("jsonschema", "faker", "hypothesis", "mockserver.cli._contract", "mockserver.cli._export",
+            "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify")
+print(" ".join(name for name in deferred if name in sys.modules))
 """
 
 
@@ -25,6 +27,19 @@ def test_a_started_server_has_not_imported_jsonschema_faker_or_hypothesis() -> N
     assert "jsonschema" not in loaded  # validators are built on first validation
     assert "faker" not in loaded
     assert "hypothesis" not in loaded
+    # the other subcommands' modules load when their command runs (mockserver.cli is a lazy click group)
+    assert not [name for name in loaded if name.startswith("mockserver.cli.")]
+
+
+def test_the_lazy_command_line_still_lists_and_runs_every_subcommand() -> None:
+    probe = (
+        "from click.testing import CliRunner\nfrom mockserver.cli import main\nr = CliRunner()\n"
+        "print(r.invoke(main, ['--help']).output)\nprint(r.invoke(main, ['schemas', 'export', '--help']).output)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    for command in ("generate", "record", "replay", "scenarios", "schemas", "serve", "verify"):
+        assert f"\n  {command} " in done.stdout
+    assert "AsyncAPI" in done.stdout  # `schemas export` is registered when `schemas` loads
 
 
 def test_the_first_validation_imports_jsonschema_and_works() -> None:
