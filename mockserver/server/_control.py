@@ -32,8 +32,6 @@ from mockserver.errors import (
     MethodNotAllowed,
     NotFound,
 )
-from mockserver.scripting import Scenario
-from mockserver.scripting._scenario import parse_scenario
 from mockserver.server._panel import Page, Panel
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES
 from mockserver.synth import generate_event
@@ -41,6 +39,7 @@ from mockserver.synth import generate_event
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
+    from mockserver.scripting import Scenario
     from mockserver.server._app import MockServer
 
 __all__ = ["PREFIX", "ControlApi", "check_query_token", "check_token", "peer_is_loopback"]
@@ -177,6 +176,8 @@ async def _read_json(request: web.BaseRequest) -> Any:
 def _parse_yaml(text: str) -> Scenario:
     """A YAML scenario from a request body; its problems (with their lines) become the 400's message."""
     try:
+        from mockserver.scripting._scenario import parse_scenario  # loads with the first scenario
+
         return parse_scenario(text, source="yaml")
     except RecursionError:
         raise _problem("yaml", "nested too deeply", "Invalid YAML: nested too deeply") from None

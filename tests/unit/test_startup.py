@@ -16,7 +16,9 @@ async def main():
 
 asyncio.run(main())
 deferred = ("jsonschema", "faker", "hypothesis", "mockserver.cli._contract", "mockserver.cli._export",
-            "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify")
+            "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify",
+            "mockserver.scripting._scenario", "mockserver.scripting._tape", "mockserver.server._scenarios",
+            "mockserver.server._recorder", "mockserver.server._replay")
 print(" ".join(name for name in deferred if name in sys.modules))
 """
 
@@ -29,6 +31,8 @@ def test_a_started_server_has_not_imported_jsonschema_faker_or_hypothesis() -> N
     assert "hypothesis" not in loaded
     # the other subcommands' modules load when their command runs (mockserver.cli is a lazy click group)
     assert not [name for name in loaded if name.startswith("mockserver.cli.")]
+    # scenarios and tapes load when a server is given one, or asked to record or replay
+    assert not [name for name in loaded if name.startswith(("mockserver.scripting.", "mockserver.server."))]
 
 
 def test_the_lazy_command_line_still_lists_and_runs_every_subcommand() -> None:
@@ -40,6 +44,23 @@ def test_the_lazy_command_line_still_lists_and_runs_every_subcommand() -> None:
     for command in ("generate", "record", "replay", "scenarios", "schemas", "serve", "verify"):
         assert f"\n  {command} " in done.stdout
     assert "AsyncAPI" in done.stdout  # `schemas export` is registered when `schemas` loads
+
+
+def test_scenario_and_tape_names_load_on_first_use() -> None:
+    probe = (
+        "import sys\nimport mockserver.scripting as s, mockserver.server as v\n"
+        "assert 'mockserver.scripting._scenario' not in sys.modules\n"
+        "print(s.Scenario.__module__, s.read_tape.__module__, v.Replay.__module__, v.record_live.__module__)\n"
+        "s.no_such_name\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == [
+        "mockserver.scripting._scenario",
+        "mockserver.scripting._tape",
+        "mockserver.server._replay",
+        "mockserver.server._recorder",
+    ]
+    assert "AttributeError: module 'mockserver.scripting' has no attribute 'no_such_name'" in done.stderr
 
 
 def test_the_first_validation_imports_jsonschema_and_works() -> None:
