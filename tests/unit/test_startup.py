@@ -15,7 +15,7 @@ async def main():
         pass
 
 asyncio.run(main())
-deferred = ("jsonschema", "faker", "hypothesis", "mockserver.cli._contract", "mockserver.cli._export",
+deferred = ("jsonschema", "faker", "hypothesis", "jwt", "mockserver.cli._contract", "mockserver.cli._export",
             "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify",
             "mockserver.scripting._scenario", "mockserver.scripting._tape", "mockserver.server._scenarios",
             "mockserver.server._recorder", "mockserver.server._replay")
@@ -29,6 +29,7 @@ def test_a_started_server_has_not_imported_jsonschema_faker_or_hypothesis() -> N
     assert "jsonschema" not in loaded  # validators are built on first validation
     assert "faker" not in loaded
     assert "hypothesis" not in loaded
+    assert "jwt" not in loaded  # PyJWT loads with the first login
     # the other subcommands' modules load when their command runs (mockserver.cli is a lazy click group)
     assert not [name for name in loaded if name.startswith("mockserver.cli.")]
     # scenarios and tapes load when a server is given one, or asked to record or replay
