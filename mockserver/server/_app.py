@@ -233,7 +233,7 @@ class MockServer:
         self._cancel_scenarios()
         self.stop_recording()
         self.core.clock.cancel_all()
-        self.control.panel.feed.close()  # open panels' streams end, so the runner does not wait for them
+        self.control.close_panels()
         await self.sockets.disconnect_all()
         await self._runner.cleanup()
         self._runner = None
@@ -395,7 +395,7 @@ class MockServer:
         self.core.faults.clear()
         self.core.expectations.clear()
         self.core.journal.clear()
-        self.control.panel.feed.reset()
+        self.control.reset_panels()
         self.core.reseed()
         self._load()
         self.activity_options = self._initial_activity  # a scenario's `streams` step changed them
