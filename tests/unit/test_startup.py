@@ -15,8 +15,8 @@ async def main():
         pass
 
 asyncio.run(main())
-deferred = ("jsonschema", "faker", "hypothesis", "jwt", "mockserver.cli._contract", "mockserver.cli._export",
-            "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify",
+deferred = ("jsonschema", "referencing", "faker", "hypothesis", "jwt", "mockserver.cli._contract",
+            "mockserver.cli._export", "mockserver.cli._scenarios", "mockserver.cli._tapes", "mockserver.cli._verify",
             "mockserver.scripting._scenario", "mockserver.scripting._tape", "mockserver.server._scenarios",
             "mockserver.server._recorder", "mockserver.server._replay", "mockserver.contract._export",
             "mockserver.server._panel")
@@ -31,6 +31,7 @@ def test_a_started_server_has_not_imported_what_it_does_not_use_yet() -> None:
     assert "faker" not in loaded
     assert "hypothesis" not in loaded
     assert "jwt" not in loaded  # PyJWT loads with the first login
+    assert "referencing" not in loaded  # the shipped schemas' registry is built on first validation
     # the other subcommands' modules load when their command runs (mockserver.cli is a lazy click group)
     assert not [name for name in loaded if name.startswith("mockserver.cli.")]
     # scenarios and tapes load when a server is given one, or asked to record or replay; the panel with the first
