@@ -2,7 +2,8 @@
 
 Everything that can be wrong with the schemas (a missing directory, a file that is not JSON, a schema that is
 not valid 2020-12, a `$ref` that leads nowhere) is found here, once, and reported as a `ContractError` that
-names the file. Validation later never meets a half-loaded contract.
+names the file. Validation later never meets a half-loaded contract. The shipped schemas skip the costly checks
+(the test suite makes them) and their registry is built on first need, so `serve` does not import `referencing`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
+if TYPE_CHECKING:
+    from referencing import Registry
 
 __all__ = [
     "BASE_URI",
@@ -26,6 +26,7 @@ __all__ = [
     "ENV_VAR",
     "ContractError",
     "LoadedSchemas",
+    "build_registry",
     "check_formats",
     "load_schemas",
     "locate_schemas",
@@ -52,11 +53,12 @@ class ContractError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LoadedSchemas:
-    """The parsed schema documents, keyed by file name, and the crawled registry that holds them by `$id`."""
+    """The parsed schema documents, keyed by file name, and the crawled registry that holds them by `$id` (None
+    when the checks were skipped: `build_registry` makes it on first need)."""
 
     source: str
     documents: Mapping[str, Mapping[str, Any]]
-    registry: Registry[Any]
+    registry: Registry[Any] | None
 
 
 def locate_schemas(path: str | os.PathLike[str] | None) -> tuple[Traversable, str]:
@@ -98,8 +100,9 @@ def load_schemas(
 ) -> LoadedSchemas:
     """Read, check and register every `*.json` file of `directory`; `required_files` must all be there.
 
-    `check_metaschema=False` skips the costly metaschema check (about 0.1 s); only for the shipped schemas,
-    which the test suite checks instead, so that `serve` starts fast.
+    `check_metaschema=False` skips the costly metaschema check (about 0.1 s) and the `$ref` check (with the
+    registry and the `referencing` import); only for the shipped schemas, which the test suite checks instead, so
+    that `serve` starts fast.
     """
     if check_metaschema:
         check_formats()
@@ -115,13 +118,23 @@ def load_schemas(
     missing = sorted(required_files - documents.keys())
     if missing:
         raise ContractError(f"schema directory {str(directory)!r} ({origin}) lacks {', '.join(missing)}")
-    resources: list[tuple[str, Resource[Any]]] = [
-        (document["$id"], DRAFT202012.create_resource(document)) for document in documents.values()
-    ]
-    registry: Registry[Any] = Registry().with_resources(resources).crawl()
+    if not check_metaschema:
+        return LoadedSchemas(source=str(directory), documents=documents, registry=None)
+    registry = build_registry(documents)
     for name, document in documents.items():
         _check_references(name, document, registry)
     return LoadedSchemas(source=str(directory), documents=documents, registry=registry)
+
+
+def build_registry(documents: Mapping[str, Mapping[str, Any]]) -> Registry[Any]:
+    """The crawled, immutable registry of the documents, keyed by their `$id`."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resources: list[tuple[str, Resource[Any]]] = [
+        (document["$id"], DRAFT202012.create_resource(document)) for document in documents.values()
+    ]
+    return Registry().with_resources(resources).crawl()
 
 
 def check_formats() -> None:
@@ -166,6 +179,8 @@ def _read_schema(entry: Traversable, *, check_metaschema: bool) -> dict[str, Any
 
 
 def _check_references(name: str, document: Mapping[str, Any], registry: Registry[Any]) -> None:
+    from referencing.exceptions import Unresolvable
+
     resolver = registry.resolver(base_uri=document["$id"])
     for pointer, ref in _references(document, "#"):
         try:

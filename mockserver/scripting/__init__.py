@@ -2,16 +2,43 @@
 on the wire, faults, call handlers, tapes (record and replay) and scenarios (timed steps from Python or YAML).
 
 This layer sits between the data layer and the server: the server's transports call into it, it never imports
-the server, socketio or aiohttp.
+the server, socketio or aiohttp. Scenarios and tapes load on first use (`serve` starts without them).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mockserver.scripting._clock import MANUAL_EPOCH, Clock, ClockMode, Timer
 from mockserver.scripting._console import console_line
 from mockserver.scripting._expectations import Expectation, Expectations, parse_expectation
 from mockserver.scripting._faults import ACTIONS, Applied, Fault, Faults, Target, error_from_json, parse_fault
 from mockserver.scripting._journal import KINDS, Journal, JournalAssertionError, redact
-from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, load_scenario
-from mockserver.scripting._tape import Frame, Tape, TapeError, TapeHeader, TapeWriter, read_tape
+
+if TYPE_CHECKING:
+    from mockserver.scripting._scenario import Scenario, ScenarioError, ScenarioProblem, load_scenario
+    from mockserver.scripting._tape import Frame, Tape, TapeError, TapeHeader, TapeWriter, read_tape
+
+_LAZY = {
+    **dict.fromkeys(
+        ("Scenario", "ScenarioError", "ScenarioProblem", "load_scenario"), "mockserver.scripting._scenario"
+    ),
+    **dict.fromkeys(
+        ("Frame", "Tape", "TapeError", "TapeHeader", "TapeWriter", "read_tape"), "mockserver.scripting._tape"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The scenario and tape names, imported from their module the first time one is asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIONS",

@@ -14,24 +14,12 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from mockserver.contract import Contract, default_contract
-from mockserver.scripting import (
-    Clock,
-    ClockMode,
-    Expectation,
-    Expectations,
-    Fault,
-    Faults,
-    Journal,
-    Scenario,
-    Tape,
-    read_tape,
-)
-from mockserver.scripting._scenario import load_scenario
+from mockserver.scripting import Clock, ClockMode, Expectation, Expectations, Fault, Faults, Journal
 from mockserver.server._activity import Activity, ActivityOptions
 from mockserver.server._auth import TokenIssuer
 from mockserver.server._channels import Audience, Channels
@@ -40,14 +28,17 @@ from mockserver.server._core import Core, Options
 from mockserver.server._engine import ShortHttpErrors
 from mockserver.server._hosts import HostCheck
 from mockserver.server._packets import DeepTolerantPacket
-from mockserver.server._recorder import Recorder
-from mockserver.server._replay import Replay, check_speed
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES, RestTransport
-from mockserver.server._scenarios import ScenarioRun
 from mockserver.server._services import build_services
 from mockserver.server._socket import DISCONNECT_MODES, FeathersSocketServer, SocketTransport
 from mockserver.server._store import Store
 from mockserver.synth import Dataset, UserSeed, dataset
+
+if TYPE_CHECKING:  # tapes and scenarios load when a server is given one (start-up time of `serve`)
+    from mockserver.scripting import Scenario, Tape
+    from mockserver.server._recorder import Recorder
+    from mockserver.server._replay import Replay
+    from mockserver.server._scenarios import ScenarioRun
 
 __all__ = ["ClockHandle", "MockServer", "ServerThread", "parse_user"]
 
@@ -172,13 +163,20 @@ class MockServer:
         self.recorders: list[Recorder] = []
         self.replays: list[Replay] = []
         # A tape given here is read now, so a bad file fails at construction rather than on start.
-        self._replay_tape: Tape | None = None if replay is None else read_tape(replay)
-        self._replay_options = (check_speed(replay_speed), loop, allow_invalid)
+        self._replay_tape: Tape | None = None
+        speed = replay_speed
+        if replay is not None or type(replay_speed) is not float or replay_speed != 1.0:  # the default needs no check
+            from mockserver.scripting import read_tape
+            from mockserver.server._replay import check_speed
+
+            speed = check_speed(replay_speed)
+            self._replay_tape = None if replay is None else read_tape(replay)
+        self._replay_options = (speed, loop, allow_invalid)
         self.scenario_runs: list[ScenarioRun] = []
         # Scenarios given here are read and checked now (a typo fails the constructor) and start with the server.
         self._scenarios = [_as_scenario(item) for item in _scenario_list(scenario)]
         for item in self._scenarios:
-            ScenarioRun(self, self.core, item, seed=seed)  # checks the server supports every step
+            _scenario_run(self, item, seed)  # checks the server supports every step
         self._runner: web.AppRunner | None = None
         self._http_log = ShortHttpErrors(self.sio.eio.console)
         self.port: int | None = None
@@ -218,7 +216,7 @@ class MockServer:
             speed, loop, allow_invalid = self._replay_options
             self._start_replay(self._replay_tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
         for item in self._scenarios:
-            self.scenario_runs.append(ScenarioRun(self, self.core, item, seed=self.seed).start())
+            self.scenario_runs.append(_scenario_run(self, item, self.seed).start())
 
     def _start_activity(self) -> None:
         if self.activity_options is not None:
@@ -235,7 +233,7 @@ class MockServer:
         self._cancel_scenarios()
         self.stop_recording()
         self.core.clock.cancel_all()
-        self.control.panel.feed.close()  # open panels' streams end, so the runner does not wait for them
+        self.control.close_panels()
         await self.sockets.disconnect_all()
         await self._runner.cleanup()
         self._runner = None
@@ -263,9 +261,7 @@ class MockServer:
     def _load(self) -> None:
         ds = self.dataset
         passwords = {ds.user_id(email): password for email, password in ds.passwords.items()}
-        self.core.store.load(
-            self._records, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions
-        )
+        self.core.store.load(self._records, passwords=passwords, api_keys=ds.api_keys, subscriptions=ds.subscriptions)
 
     def credentials(self) -> list[tuple[str, str, list[str]]]:
         """(email, password, API keys) of every seeded user, for the `serve` banner and for tests."""
@@ -319,6 +315,8 @@ class MockServer:
     def record(self, path: str | os.PathLike[str]) -> Recorder:
         """Write every event this server publishes from now on to a tape at `path` (JSON Lines, flushed per line,
         secrets redacted); `await recorder.stop()` or `server.stop_recording()` ends it."""
+        from mockserver.server._recorder import Recorder
+
         recorder = Recorder(self.core, path)
         self.recorders.append(recorder)
         return recorder
@@ -340,10 +338,14 @@ class MockServer:
         """Play a tape's events to the connected, authenticated clients with the recorded timing divided by
         `speed` (`math.inf`: as fast as possible); frames that break the schemas are skipped (listed in
         `replay.skipped`) unless `allow_invalid`. Returns at once; `await replay.wait()` for the end."""
+        from mockserver.scripting import Tape, read_tape
+
         tape = path if isinstance(path, Tape) else read_tape(path)
         return self._start_replay(tape, speed=speed, loop=loop, allow_invalid=allow_invalid)
 
     def _start_replay(self, tape: Tape, *, speed: float, loop: bool, allow_invalid: bool) -> Replay:
+        from mockserver.server._replay import Replay
+
         replay = Replay(self.core, tape, speed=speed, loop=loop, allow_invalid=allow_invalid).start()
         self.replays.append(replay)
         return replay
@@ -359,7 +361,7 @@ class MockServer:
         form. Raises ScenarioError (naming file, line and path) before anything runs if it is wrong. Returns at
         once; `await run.wait()` until its last step ran (under a manual clock, `await server.clock.advance(s)`
         runs the steps)."""
-        run = ScenarioRun(self, self.core, _as_scenario(scenario), seed=self.seed).start()
+        run = _scenario_run(self, _as_scenario(scenario), self.seed).start()
         self.scenario_runs.append(run)
         return run
 
@@ -393,7 +395,7 @@ class MockServer:
         self.core.faults.clear()
         self.core.expectations.clear()
         self.core.journal.clear()
-        self.control.panel.feed.reset()
+        self.control.reset_panels()
         self.core.reseed()
         self._load()
         self.activity_options = self._initial_activity  # a scenario's `streams` step changed them
@@ -494,17 +496,27 @@ def _scenario_list(
 ) -> list[str | os.PathLike[str] | Scenario]:
     if given is None:
         return []
+    from mockserver.scripting import Scenario
+
     if isinstance(given, str | os.PathLike | Scenario):
         return [given]
     return list(given)
 
 
 def _as_scenario(given: str | os.PathLike[str] | Scenario | Mapping[str, Any]) -> Scenario:
+    from mockserver.scripting import Scenario, load_scenario
+
     if isinstance(given, Scenario):
         return given
     if isinstance(given, Mapping):
         return Scenario.from_dict(given)
     return load_scenario(given)
+
+
+def _scenario_run(server: MockServer, scenario: Scenario, seed: int) -> ScenarioRun:
+    from mockserver.server._scenarios import ScenarioRun
+
+    return ScenarioRun(server, server.core, scenario, seed=seed)
 
 
 async def _cancel_leftover_tasks() -> None:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from mockserver.errors import NotAuthenticated
 
 __all__ = ["AUDIENCE", "TokenIssuer", "iso_millis"]
@@ -68,6 +66,8 @@ class TokenIssuer:
             "sub": str(user_id),
             "jti": jti or str(uuid.uuid4()),
         }
+        import jwt  # PyJWT (with urllib and http.client) loads with the first login, not at start-up
+
         token = jwt.encode(payload, self.secret, algorithm="HS256", headers={"typ": "access"})
         return token, payload
 
@@ -82,6 +82,8 @@ class TokenIssuer:
             raise NotAuthenticated("jwt malformed", data=dict(_JWT_ERROR))
         if token.endswith("."):  # an unsigned (alg: none) token
             raise NotAuthenticated("jwt signature is required", data=dict(_JWT_ERROR))
+        import jwt
+
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

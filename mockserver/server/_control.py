@@ -32,16 +32,15 @@ from mockserver.errors import (
     MethodNotAllowed,
     NotFound,
 )
-from mockserver.scripting import Scenario
-from mockserver.scripting._scenario import parse_scenario
-from mockserver.server._panel import Page, Panel
 from mockserver.server._rest import CORS_HEADERS, MAX_BODY_BYTES
 from mockserver.synth import generate_event
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
+    from mockserver.scripting import Scenario
     from mockserver.server._app import MockServer
+    from mockserver.server._panel import Page, Panel
 
 __all__ = ["PREFIX", "ControlApi", "check_query_token", "check_token", "peer_is_loopback"]
 
@@ -177,6 +176,8 @@ async def _read_json(request: web.BaseRequest) -> Any:
 def _parse_yaml(text: str) -> Scenario:
     """A YAML scenario from a request body; its problems (with their lines) become the 400's message."""
     try:
+        from mockserver.scripting._scenario import parse_scenario  # loads with the first scenario
+
         return parse_scenario(text, source="yaml")
     except RecursionError:
         raise _problem("yaml", "nested too deeply", "Invalid YAML: nested too deeply") from None
@@ -216,7 +217,7 @@ class ControlApi:
         self.token = token
         self._validators: dict[str, Draft202012Validator] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self.panel = Panel(server)
+        self._panel: Panel | None = None
         self.routes: dict[str, dict[str, Endpoint]] = {
             "": {"GET": Endpoint(self.index)},
             "clock": {"GET": Endpoint(self.get_clock), "POST": Endpoint(self.set_clock, "clock")},
@@ -285,6 +286,25 @@ class ControlApi:
             self.check(endpoint.schema, body, f"body of {method} {request.path}")
         with _operation_errors():
             return await endpoint.handler(Call(body=body, query=query, param=param))
+
+    @property
+    def panel(self) -> Panel:
+        """The panel's routes and live feed; its module loads with the first `/_mock/` request, not at start-up."""
+        if self._panel is None:
+            from mockserver.server._panel import Panel
+
+            self._panel = Panel(self.server)
+        return self._panel
+
+    def close_panels(self) -> None:
+        """End open panels' streams (the server is stopping), so the runner does not wait for them."""
+        if self._panel is not None:
+            self._panel.feed.close()
+
+    def reset_panels(self) -> None:
+        """The server went back to its seeded state: open panels start over."""
+        if self._panel is not None:
+            self._panel.feed.reset()
 
     def check_page_access(self, request: web.BaseRequest, page: Page) -> None:
         """The control API's rule for the panel, with two differences. With a token, the page and its files are

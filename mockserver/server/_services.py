@@ -7,6 +7,7 @@ observe (event frame first, then the ack; feathers-protocol.md §2.3).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -49,12 +50,14 @@ class Service:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.spec = service_spec(self.path)
-        contract = core.contract
-        self.field_types: dict[str, FieldType] = (
-            field_types_from_schema(contract.resolved_schema(self.path, "object"))
-            if "object" in contract.kinds(self.path)
-            else {}
-        )
+
+    @functools.cached_property
+    def field_types(self) -> dict[str, FieldType]:
+        """The schema's field types, worked out on the service's first query or write (not at server start)."""
+        contract = self.core.contract
+        if "object" not in contract.kinds(self.path):
+            return {}
+        return field_types_from_schema(contract.resolved_schema(self.path, "object"))
 
     def typed(self, query: Mapping[str, Any]) -> Any:
         """Query values coerced by the schema: REST sends only strings, and dates compare as instants (§4)."""
