@@ -1,5 +1,5 @@
 """The control API: `/_mock/...` on the mock's own port, so tools in any language and a browser panel can script
-the mock over HTTP (issue 7, §7).
+the mock over HTTP.
 
 Each endpoint calls the server's Python API, the one tests use; nothing here is a second implementation. Bodies are
 checked against the small JSON Schemas in `control_schemas/`, and every answer that is not a success is a Feathers

@@ -75,8 +75,6 @@ def test_the_panel_shows_a_client_and_emits_traders_patched_to_it(
 def test_a_disconnect_from_the_panel_makes_the_client_reconnect_and_log_in_again(
     panel: Page, panel_server: ServerThread, feathers_client: LiveClient, screenshots: Path
 ) -> None:
-    if getattr(panel_server.server, "disconnect", None) is None:
-        pytest.skip("server.disconnect is not in this build (issue 7's forced disconnects)")
     page = open_panel(panel, panel_server.url)
     row = connection_row(page, "user@example.com")
     row.wait_for()

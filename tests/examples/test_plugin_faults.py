@@ -2,10 +2,7 @@
 
 import pytest
 
-from mockserver import MockServer
 from mockserver.errors import Unavailable
-
-pytestmark = pytest.mark.skipif(not hasattr(MockServer, "faults"), reason="needs server.faults and server.journal")
 
 UNAVAILABLE_ONCE = {
     "match": {"service": "strategies", "method": "create"},

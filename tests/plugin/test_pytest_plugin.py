@@ -9,11 +9,9 @@ import re
 import pytest
 
 import pytest_plugin._session  # noqa: F401  (loaded once here, not again by every in-process inner run)
-from mockserver import MockServer
 
 pytest_plugins = ["pytester"]
 
-needs_journal = pytest.mark.skipif(not hasattr(MockServer, "journal"), reason="needs server.journal (issue 7)")
 
 
 def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
@@ -219,7 +217,6 @@ def test_sends_a_bad_body(cryptorobot_mock_client):
 """
 
 
-@needs_journal
 def test_a_request_that_breaks_the_contract_fails_the_test(pytester: pytest.Pytester) -> None:
     result = run(pytester, VIOLATING.replace("MARK", ""))
     result.assert_outcomes(failed=1)

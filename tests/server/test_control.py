@@ -1,8 +1,7 @@
 """The control API (`/_mock/...`) as a tool or a browser panel calls it: real HTTP against a running mock.
 
-Endpoints whose Python operations come from other parts of issue 7 (journal, faults, disconnects, token expiry,
-scenarios, tapes) are tested here too; those tests skip themselves while the server lacks the operation, and their
-body checks run in every build (a bad body is refused before the operation is looked up).
+Every endpoint is called as curl would call it: the access rule, routing and errors, body checks, and each
+operation (clock, emit, reset, connections, disconnects, token expiry, faults, journal, scenarios, tapes).
 """
 
 from __future__ import annotations
@@ -448,7 +447,7 @@ def test_reset_restores_the_seeded_data_and_drops_connections(crmock: ServerThre
     assert (status, found, connections) == (200, 404, [])
 
 
-# -- endpoints calling the other parts of issue 7 -------------------------------------------------------------------
+# -- disconnects, faults, journal, scenarios and tapes ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -253,8 +253,8 @@ def test_a_constructor_scenario_starts_with_the_server_and_a_bad_one_fails_the_c
 
 
 def test_clock_streams_and_the_other_features_steps_reach_the_server_by_name() -> None:
-    """clock and streams act on this server; expect, expire_tokens and disconnect call the names the scripting
-    features provide (a recording stand-in where this branch lacks one)."""
+    """clock and streams steps act on this server's clock and streams; expect and expire_tokens steps add a call
+    handler and expire the user's tokens."""
     scenario = (
         Scenario()
         .at(1)

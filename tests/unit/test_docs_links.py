@@ -21,9 +21,6 @@ from mockserver.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 SKIPPED_DIRS = {"node_modules", ".venv", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist"}
 
-# Pages another branch adds; a link to one of them is allowed before that branch is merged.
-PAGES_ANOTHER_BRANCH_ADDS: frozenset[str] = frozenset()
-
 LINK = re.compile(r"(?<!!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE)
 FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -95,8 +92,6 @@ def problem_with(source: Path, target: str) -> str | None:
     resolved = source if not file_part else (source.parent / file_part).resolve()
     relative = resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(resolved)
     if file_part and not resolved.exists():
-        if relative in PAGES_ANOTHER_BRANCH_ADDS:
-            return None
         return f"{target}: no file {relative}"
     if anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
         return f"{target}: {relative} has no heading with anchor #{anchor}"
