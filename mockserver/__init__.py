@@ -12,8 +12,9 @@ aiohttp and python-socketio, and `serve` does not pay for hypothesis.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mockserver._lazy import lazy_names
 
 if TYPE_CHECKING:
     from mockserver.contract import Contract, ContractError, ContractViolation, Problem, load_contract
@@ -62,14 +63,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        home = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module 'mockserver' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)
 
 
 def __dir__() -> list[str]:

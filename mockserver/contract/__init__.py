@@ -13,9 +13,9 @@ nothing of ours but `mockserver.errors` (ARCHITECTURE.md, layer 1).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mockserver._lazy import lazy_names
 from mockserver.contract._catalog import METHODS, SERVICES, Scope, ServiceSpec, service_spec
 from mockserver.contract._contract import Contract, ContractViolation, default_contract, load_contract
 from mockserver.contract._loader import ContractError
@@ -25,13 +25,10 @@ if TYPE_CHECKING:
     from mockserver.contract._export import asyncapi_document, openapi_document
 
 
-def __getattr__(name: str) -> Any:
-    """The AsyncAPI/OpenAPI builders load when first asked for (the server never needs them)."""
-    if name not in ("asyncapi_document", "openapi_document"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("mockserver.contract._export"), name)
-    globals()[name] = value
-    return value
+# The AsyncAPI/OpenAPI builders load when first asked for (the server never needs them).
+__getattr__ = lazy_names(
+    __name__, dict.fromkeys(("asyncapi_document", "openapi_document"), "mockserver.contract._export")
+)
 
 
 __all__ = [

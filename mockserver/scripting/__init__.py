@@ -7,9 +7,9 @@ the server, socketio or aiohttp. Scenarios and tapes load on first use (`serve` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mockserver._lazy import lazy_names
 from mockserver.scripting._clock import MANUAL_EPOCH, Clock, ClockMode, Timer
 from mockserver.scripting._console import console_line
 from mockserver.scripting._expectations import Expectation, Expectations, parse_expectation
@@ -30,14 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The scenario and tape names, imported from their module the first time one is asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -3,9 +3,9 @@ recorder and replay load on first use (`serve` starts without them)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mockserver._lazy import lazy_names
 from mockserver.server._activity import ActivityOptions
 from mockserver.server._app import MockServer, ServerThread, parse_user
 from mockserver.server._core import Options
@@ -22,14 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The tape names, imported from their module the first time one is asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [
