@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # tapes and scenarios load when a server is given one (start-
 __all__ = ["ClockHandle", "MockServer", "ServerThread", "parse_user"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 VALID_EVENTS_KEPT = 1024  # distinct valid payloads `emit` remembers
 log = logging.getLogger("mockserver")
 
@@ -657,11 +658,11 @@ class ServerThread:
 
     @property
     def faults(self) -> FaultsHandle:
-        return FaultsHandle(self)
+        return RulesHandle(self, self.server.faults)
 
     @property
     def expectations(self) -> ExpectationsHandle:
-        return ExpectationsHandle(self)
+        return ExpectationsHandle(self, self.server.expectations)
 
     def expect(
         self,
@@ -707,36 +708,40 @@ class JournalHandle(_LoopHandle):
         return lambda: self._handle.call(unsubscribe)
 
 
-class FaultsHandle(_LoopHandle):
-    """`ServerThread.faults`: the server's Faults for another thread."""
+class _Rules(Protocol[R]):
+    """What Faults and Expectations share: rules added from a spec, listed, removed by id, cleared."""
 
-    def add(self, spec: Mapping[str, Any] | Fault) -> Fault:
-        return self._handle.call(self._handle.server.faults.add, spec)
-
-    def remove(self, fault_id: str) -> bool:
-        return self._handle.call(self._handle.server.faults.remove, fault_id)
-
-    def clear(self) -> None:
-        self._handle.call(self._handle.server.faults.clear)
-
-    def list(self) -> builtins.list[Fault]:
-        return self._handle.call(self._handle.server.faults.list)
+    def add(self, spec: Any, /) -> R: ...
+    def remove(self, rule_id: str, /) -> bool: ...
+    def clear(self) -> None: ...
+    def list(self) -> builtins.list[R]: ...
 
 
-class ExpectationsHandle(_LoopHandle):
-    """`ServerThread.expectations`: the server's call handlers for another thread."""
+class RulesHandle(Generic[R]):
+    """`ServerThread.faults` and `.expectations`: the server's fault rules or call handlers for another thread."""
 
-    def add(self, spec: Mapping[str, Any] | Expectation) -> Expectation:
-        return self._handle.call(self._handle.server.expectations.add, spec)
+    def __init__(self, handle: ServerThread, rules: _Rules[R]) -> None:
+        self._handle = handle
+        self._rules = rules
 
-    def remove(self, expectation_id: str) -> bool:
-        return self._handle.call(self._handle.server.expectations.remove, expectation_id)
+    def add(self, spec: Any) -> R:
+        return self._handle.call(self._rules.add, spec)
+
+    def remove(self, rule_id: str) -> bool:
+        return self._handle.call(self._rules.remove, rule_id)
 
     def clear(self) -> None:
-        self._handle.call(self._handle.server.expectations.clear)
+        self._handle.call(self._rules.clear)
 
-    def list(self) -> builtins.list[Expectation]:
-        return self._handle.call(self._handle.server.expectations.list)
+    def list(self) -> builtins.list[R]:
+        return self._handle.call(self._rules.list)
+
+
+FaultsHandle = RulesHandle[Fault]
+
+
+class ExpectationsHandle(RulesHandle[Expectation]):
+    """`ServerThread.expectations`, which also tells which handlers still wait for their calls."""
 
     def pending(self) -> builtins.list[Expectation]:
         return self._handle.call(self._handle.server.expectations.pending)
