@@ -8,10 +8,13 @@ import re
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import click
+
+from mockserver.cli._contract import F
 
 if TYPE_CHECKING:
     from mockserver.scripting import ClockMode
@@ -31,18 +34,34 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
+def server_options(*, seed_help: str, user_help: str) -> Callable[[F], F]:
+    """`--host`, `--port`, `--seed` and `--user`, which every command that runs a server (serve, replay) takes."""
+
+    def apply(command: F) -> F:
+        for option in reversed(
+            (
+                click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+                click.option(
+                    "--port",
+                    default=3030,
+                    show_default=True,
+                    type=click.IntRange(0, 65535),
+                    help="Port; 0 picks a free one.",
+                ),
+                click.option("--seed", default=42, show_default=True, type=int, help=seed_help),
+                click.option("--user", "users", multiple=True, metavar="EMAIL:PASSWORD", help=user_help),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=3030, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one."
-)
-@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the demo data and the live activity.")
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="EMAIL:PASSWORD",
-    help="A user with a seeded portfolio; repeatable. Replaces the default demo users.",
+@server_options(
+    seed_help="Seed of the demo data and the live activity.",
+    user_help="A user with a seeded portfolio; repeatable. Replaces the default demo users.",
 )
 @click.option("--quiet-streams", is_flag=True, help="No live tickers, fills, signals, messages or system events.")
 @click.option(

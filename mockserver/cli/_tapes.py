@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from mockserver.cli._serve import server_options
+
 __all__ = ["record_command", "replay_command"]
 
 
@@ -61,17 +63,9 @@ def record_command(url: str, email: str, password: str, out: str, duration: floa
 @click.option("--max-speed", is_flag=True, help="Send every frame as fast as possible (overrides --speed).")
 @click.option("--loop", is_flag=True, help="Start again at the end, with fresh record ids.")
 @click.option("--allow-invalid", is_flag=True, help="Replay frames that break the schemas too (reported either way).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=3030, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one."
-)
-@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the demo data the clients log in to.")
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="EMAIL:PASSWORD",
-    help="A user to log in as; repeatable. Give the recorded user's email to receive its events.",
+@server_options(
+    seed_help="Seed of the demo data the clients log in to.",
+    user_help="A user to log in as; repeatable. Give the recorded user's email to receive its events.",
 )
 def replay_command(
     file: str,
@@ -91,23 +85,22 @@ def replay_command(
     from mockserver.server import MockServer, parse_user
     from mockserver.server._replay import check_frames
 
-    try:
+    try:  # a bad tape, or the server's own checks (e.g. two users with one e-mail): a usage error, exit 2
         tape = read_tape(file)
-        seeds = [parse_user(user) for user in users]
+        server = MockServer(
+            seed=seed,
+            users=[parse_user(user) for user in users] or None,
+            host=host,
+            port=port,
+            replay=tape,
+            replay_speed=math.inf if max_speed else speed,
+            loop=loop,
+            allow_invalid=allow_invalid,
+        )
     except (TapeError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     for warning in tape.warnings:
         click.echo(f"warning: {warning}", err=True)
-    server = MockServer(
-        seed=seed,
-        users=seeds or None,
-        host=host,
-        port=port,
-        replay=file,
-        replay_speed=math.inf if max_speed else speed,
-        loop=loop,
-        allow_invalid=allow_invalid,
-    )
     for problem in check_frames(server.contract, tape):
         verdict = "replayed anyway" if allow_invalid else "skipped"
         click.echo(f"{file}:{problem.line}: {problem.event}: {'; '.join(problem.problems)} ({verdict})", err=True)

@@ -91,7 +91,7 @@ class MockServer:
         jwt_secret: str | None = None,
         clock: ClockMode | Clock = "real",
         speed: float = 1.0,
-        replay: str | os.PathLike[str] | None = None,
+        replay: str | os.PathLike[str] | Tape | None = None,
         replay_speed: float = 1.0,
         loop: bool = False,
         allow_invalid: bool = False,
@@ -167,11 +167,11 @@ class MockServer:
         self._replay_tape: Tape | None = None
         speed = replay_speed
         if replay is not None or type(replay_speed) is not float or replay_speed != 1.0:  # the default needs no check
-            from mockserver.scripting import read_tape
+            from mockserver.scripting import Tape, read_tape
             from mockserver.server._replay import check_speed
 
             speed = check_speed(replay_speed)
-            self._replay_tape = None if replay is None else read_tape(replay)
+            self._replay_tape = replay if replay is None or isinstance(replay, Tape) else read_tape(replay)
         self._replay_options = (speed, loop, allow_invalid)
         self.scenario_runs: list[ScenarioRun] = []
         # Scenarios given here are read and checked now (a typo fails the constructor) and start with the server.

@@ -142,3 +142,11 @@ def test_replay_reports_bad_files_and_invalid_frames(tmp_path: Path) -> None:
         assert proc.wait(10) == 0
         assert proc.stderr is not None
         assert f"{bad}:2: events created: " in proc.stderr.read()
+
+
+def test_replay_refuses_two_users_with_one_email_as_serve_does() -> None:
+    tape = ROOT / "fixtures" / "tapes" / "bots-life.tape.jsonl"
+    done = cli("replay", str(tape), "--port", "0", "--user", "a@b.c:pw", "--user", "A@B.c:other")
+    assert done.returncode == 2
+    assert "'a@b.c' and 'A@B.c' (case does not matter)" in done.stderr
+    assert "Traceback" not in done.stderr
