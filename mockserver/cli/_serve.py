@@ -10,11 +10,9 @@ import socket
 import sys
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-
-from mockserver.cli._contract import F
 
 if TYPE_CHECKING:
     from mockserver.scripting import ClockMode
@@ -32,6 +30,9 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> timed
     if match is None or float(match.group(1)) <= 0:
         raise click.BadParameter(f"expected a positive duration such as 30s, 15m, 2h or 7d, got {value!r}")
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def server_options(*, seed_help: str, user_help: str) -> Callable[[F], F]:
