@@ -305,7 +305,25 @@ class RestTransport:
         return None, None
 
     def caller(self, request: web.Request, path: str, method: str) -> Caller:
-        """Who is calling, from `Authorization: Bearer <jwt>` or `Authorization: ApiKey <key>` (§5)."""
+        """Who is calling, from `Authorization: Bearer <jwt>` or `Authorization: ApiKey <key>` (§5).
+
+        Worked out once per request: with the journal on, the request is described (for the journal and for
+        fault matching) before it is served, and both need the caller."""
+        found = request.get(_CALLERS)
+        if found is None:
+            found = request[_CALLERS] = {}
+        known = found.get((path, method))
+        if known is None:
+            try:
+                known = self._find_caller(request, path, method)
+            except FeathersError as error:
+                known = error
+            found[path, method] = known
+        if isinstance(known, FeathersError):
+            raise known
+        return known
+
+    def _find_caller(self, request: web.Request, path: str, method: str) -> Caller:
         credentials = parse_authorization(request.headers.get("Authorization"))
         anonymous = Caller(provider="rest")
         if credentials is None or (path == "authentication" and method == "create"):
@@ -352,6 +370,10 @@ class RestTransport:
             raise BadRequest(f"Invalid JSON in request body: {bad}") from None
         except RecursionError:  # nested past the interpreter's limit; shallower ones are refused by call_method
             raise too_deep("Request body", limits) from None
+
+
+_CALLERS: Final = web.RequestKey("cryptorobot-mock callers", dict[tuple[str, str], "Caller | FeathersError"])
+"""The request's caller by (service, method), once worked out (see RestTransport.caller)."""
 
 
 def _retry_after(applied: Applied) -> int:
